@@ -1,0 +1,226 @@
+"""billing_core: who pays for the next LLM request, how much is left, what to say.
+
+A functional core (models, wire codec, resolution, presentation, funds guard,
+team matching) behind a thin shell (HTTP adapters, pin file, orchestration,
+CLI). Importing the package is cheap: the codec (cattrs), the HTTP adapters
+(httpx) and the shell load on first use of one of their names.
+
+>>> import billing_core as bc
+>>> usage = bc.BillingUsage(
+...     organization_id="org-1", organization_name="Acme Corp", organization_status="active",
+...     limit=20_000, add_on_remaining=0, total_limit=20_000, used=7_600, remaining=12_400,
+...     percent_used=38.0, limit_exceeded=False, tier="PRO")
+>>> status = bc.build_status_billing(
+...     active_provider="byterover", is_authenticated=True, usages=[usage])
+>>> bc.format_billing_line(status)
+'Billing: Acme Corp (12,400 credits, PRO)'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from billing_core.errors import (
+    AmbiguousTeamError,
+    BillingApiError,
+    BillingAuthError,
+    BillingConfigError,
+    BillingError,
+    BillingPayloadError,
+    InsufficientCreditsError,
+    InvalidPinError,
+    NotAuthenticatedError,
+    PinStoreError,
+    TeamNotFoundError,
+)
+from billing_core.models import (
+    FREE_TIER,
+    BillingResolution,
+    BillingUsage,
+    FreeBilling,
+    FreeUserLimit,
+    FreeUserLimitWindow,
+    InvalidPinBilling,
+    OrganizationTier,
+    OtherProviderBilling,
+    PaidBilling,
+    Problem,
+    RawUsage,
+    StatusBilling,
+    Team,
+    TeamPickNeededBilling,
+    is_paid_tier,
+)
+
+if TYPE_CHECKING:
+    from billing_core.adapters.http import (
+        AsyncHttpBillingService,
+        AsyncHttpTeamService,
+        HttpBillingService,
+        HttpTeamService,
+    )
+    from billing_core.adapters.memory import InMemoryPinStore
+    from billing_core.adapters.pin_file import FilePinStore
+    from billing_core.funds import ensure_billing_funds, is_billing_exhausted
+    from billing_core.ports import (
+        AsyncBillingService,
+        AsyncTeamService,
+        BillingService,
+        PinStore,
+        TeamService,
+    )
+    from billing_core.presentation import (
+        BillingTone,
+        billing_tone,
+        build_top_up_url,
+        format_billing_line,
+        format_credits,
+    )
+    from billing_core.resolution import (
+        TeamChoice,
+        build_status_billing,
+        compute_team_preselection,
+        has_paid_team,
+        join_usages_with_tiers,
+        paid_organization_ids,
+        resolve_billing_team_id,
+        team_choices,
+    )
+    from billing_core.service import (
+        apin_billing_team,
+        aresolve_billing,
+        pin_billing_team,
+        resolve_billing,
+    )
+    from billing_core.teams import match_team
+    from billing_core.wire import from_wire, to_wire
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; loaded on first attribute access (PEP 562).
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("to_wire", "from_wire"), "billing_core.wire"),
+    **dict.fromkeys(
+        (
+            "TeamChoice",
+            "build_status_billing",
+            "compute_team_preselection",
+            "has_paid_team",
+            "join_usages_with_tiers",
+            "paid_organization_ids",
+            "resolve_billing_team_id",
+            "team_choices",
+        ),
+        "billing_core.resolution",
+    ),
+    **dict.fromkeys(
+        (
+            "BillingTone",
+            "billing_tone",
+            "build_top_up_url",
+            "format_billing_line",
+            "format_credits",
+        ),
+        "billing_core.presentation",
+    ),
+    **dict.fromkeys(("ensure_billing_funds", "is_billing_exhausted"), "billing_core.funds"),
+    "match_team": "billing_core.teams",
+    **dict.fromkeys(
+        ("AsyncBillingService", "AsyncTeamService", "BillingService", "PinStore", "TeamService"),
+        "billing_core.ports",
+    ),
+    **dict.fromkeys(
+        ("apin_billing_team", "aresolve_billing", "pin_billing_team", "resolve_billing"),
+        "billing_core.service",
+    ),
+    **dict.fromkeys(
+        (
+            "AsyncHttpBillingService",
+            "AsyncHttpTeamService",
+            "HttpBillingService",
+            "HttpTeamService",
+        ),
+        "billing_core.adapters.http",
+    ),
+    "FilePinStore": "billing_core.adapters.pin_file",
+    "InMemoryPinStore": "billing_core.adapters.memory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'billing_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "FREE_TIER",
+    "AmbiguousTeamError",
+    "AsyncBillingService",
+    "AsyncHttpBillingService",
+    "AsyncHttpTeamService",
+    "AsyncTeamService",
+    "BillingApiError",
+    "BillingAuthError",
+    "BillingConfigError",
+    "BillingError",
+    "BillingPayloadError",
+    "BillingResolution",
+    "BillingService",
+    "BillingTone",
+    "BillingUsage",
+    "FilePinStore",
+    "FreeBilling",
+    "FreeUserLimit",
+    "FreeUserLimitWindow",
+    "HttpBillingService",
+    "HttpTeamService",
+    "InMemoryPinStore",
+    "InsufficientCreditsError",
+    "InvalidPinBilling",
+    "InvalidPinError",
+    "NotAuthenticatedError",
+    "OrganizationTier",
+    "OtherProviderBilling",
+    "PaidBilling",
+    "PinStore",
+    "PinStoreError",
+    "Problem",
+    "RawUsage",
+    "StatusBilling",
+    "Team",
+    "TeamChoice",
+    "TeamNotFoundError",
+    "TeamPickNeededBilling",
+    "TeamService",
+    "__version__",
+    "apin_billing_team",
+    "aresolve_billing",
+    "billing_tone",
+    "build_status_billing",
+    "build_top_up_url",
+    "compute_team_preselection",
+    "ensure_billing_funds",
+    "format_billing_line",
+    "format_credits",
+    "from_wire",
+    "has_paid_team",
+    "is_billing_exhausted",
+    "is_paid_tier",
+    "join_usages_with_tiers",
+    "match_team",
+    "paid_organization_ids",
+    "pin_billing_team",
+    "resolve_billing",
+    "resolve_billing_team_id",
+    "team_choices",
+    "to_wire",
+]

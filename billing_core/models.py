@@ -1,0 +1,343 @@
+"""Immutable domain models: usages, tiers, free-credit windows, teams, and the
+``StatusBilling`` union that answers "who pays for the next request".
+
+Every class is a frozen, slotted, hashable attrs class whose constructor checks
+its fields: a bad value raises ``TypeError`` or ``ValueError`` naming the field.
+Attribute names are snake_case; the camelCase wire format lives in
+:mod:`billing_core.wire`.
+
+>>> PaidBilling(organization_id="org-1", remaining=12_400, total=20_000, tier="PRO").source
+'paid'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, ClassVar, Final, Literal, TypeAlias
+
+import attrs
+from attrs import field, frozen
+
+__all__ = [
+    "FREE_TIER",
+    "BillingResolution",
+    "BillingUsage",
+    "FreeBilling",
+    "FreeUserLimit",
+    "FreeUserLimitWindow",
+    "InvalidPinBilling",
+    "InvalidPinReason",
+    "OrganizationTier",
+    "OtherProviderBilling",
+    "PaidBilling",
+    "Problem",
+    "ProblemPart",
+    "RawUsage",
+    "StatusBilling",
+    "Team",
+    "TeamPickNeededBilling",
+    "is_paid_tier",
+]
+
+FREE_TIER: Final = "FREE"
+"""The one tier that is not paid. Every other tier string, known or not, is paid."""
+
+InvalidPinReason: TypeAlias = Literal["free-tier", "not-a-member"]
+ProblemPart: TypeAlias = Literal["usages", "tiers", "free-limit", "pins", "auth"]
+
+_INVALID_PIN_REASONS: Final = frozenset({"free-tier", "not-a-member"})
+_PROBLEM_PARTS: Final = frozenset({"usages", "tiers", "free-limit", "pins", "auth"})
+
+
+def is_paid_tier(tier: str) -> bool:
+    """Whether ``tier`` is paid: anything but ``"FREE"``, including unknown tiers.
+
+    >>> is_paid_tier("PRO"), is_paid_tier("ENTERPRISE"), is_paid_tier("FREE")
+    (True, True, False)
+    """
+    return tier != FREE_TIER
+
+
+# Validators are hand-written rather than attrs.validators.instance_of: they
+# reject bools where ints belong (bool is an int subclass) and they are cheap,
+# which matters when a payload carries thousands of organisations.
+
+
+def _str(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not str:
+        raise TypeError(f"{attribute.name} must be a string, not {type(value).__name__}")
+
+
+def _nonempty_str(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not str:
+        raise TypeError(f"{attribute.name} must be a string, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{attribute.name} must not be empty")
+
+
+def _optional_str(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and type(value) is not str:
+        raise TypeError(f"{attribute.name} must be a string or None, not {type(value).__name__}")
+
+
+def _int(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not int:
+        raise TypeError(f"{attribute.name} must be an int, not {type(value).__name__}")
+
+
+def _optional_int(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and type(value) is not int:
+        raise TypeError(f"{attribute.name} must be an int or None, not {type(value).__name__}")
+
+
+def _bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not bool:
+        raise TypeError(f"{attribute.name} must be a bool, not {type(value).__name__}")
+
+
+def _percent(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    kind = type(value)
+    if kind is not int and kind is not float:
+        raise TypeError(f"{attribute.name} must be a number, not {kind.__name__}")
+    if kind is float and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, not {value!r}")
+
+
+@frozen(kw_only=True)
+class OrganizationTier:
+    """The subscription tier of one organisation, as ``/billing/organizations/tiers`` says."""
+
+    organization_id: str = field(validator=_nonempty_str)
+    tier: str = field(validator=_nonempty_str)
+    is_trialing: bool = field(default=False, validator=_bool)
+
+    @property
+    def is_paid(self) -> bool:
+        """Whether the tier is paid (anything but ``FREE``)."""
+        return is_paid_tier(self.tier)
+
+
+@frozen(kw_only=True)
+class RawUsage:
+    """One organisation's credit usage before the tier join (``/billing/usages``).
+
+    ``total_limit`` is ``limit + add_on_remaining``; ``percent_used`` is 0-100.
+    """
+
+    organization_id: str = field(validator=_nonempty_str)
+    organization_name: str = field(validator=_str)
+    organization_status: str = field(validator=_str)
+    limit: int = field(validator=_int)
+    add_on_remaining: int = field(validator=_int)
+    total_limit: int = field(validator=_int)
+    used: int = field(validator=_int)
+    remaining: int = field(validator=_int)
+    percent_used: float = field(validator=_percent)
+    limit_exceeded: bool = field(validator=_bool)
+
+    def with_tier(self, tier: str = FREE_TIER, *, is_trialing: bool = False) -> BillingUsage:
+        """This usage joined with its tier."""
+        return BillingUsage(
+            organization_id=self.organization_id,
+            organization_name=self.organization_name,
+            organization_status=self.organization_status,
+            limit=self.limit,
+            add_on_remaining=self.add_on_remaining,
+            total_limit=self.total_limit,
+            used=self.used,
+            remaining=self.remaining,
+            percent_used=self.percent_used,
+            limit_exceeded=self.limit_exceeded,
+            tier=tier,
+            is_trialing=is_trialing,
+        )
+
+
+@frozen(kw_only=True)
+class BillingUsage:
+    """One organisation's usage joined with its tier: the input of resolution."""
+
+    organization_id: str = field(validator=_nonempty_str)
+    organization_name: str = field(validator=_str)
+    organization_status: str = field(validator=_str)
+    limit: int = field(validator=_int)
+    add_on_remaining: int = field(validator=_int)
+    total_limit: int = field(validator=_int)
+    used: int = field(validator=_int)
+    remaining: int = field(validator=_int)
+    percent_used: float = field(validator=_percent)
+    limit_exceeded: bool = field(validator=_bool)
+    tier: str = field(default=FREE_TIER, validator=_nonempty_str)
+    is_trialing: bool = field(default=False, validator=_bool)
+
+    @property
+    def is_paid(self) -> bool:
+        """Whether this organisation's tier is paid (anything but ``FREE``)."""
+        return is_paid_tier(self.tier)
+
+
+@frozen(kw_only=True)
+class FreeUserLimitWindow:
+    """One window (daily or monthly) of the user's personal free credits."""
+
+    limit: int = field(validator=_int)
+    used: int = field(validator=_int)
+    remaining: int = field(validator=_int)
+    percent_used: float = field(validator=_percent)
+    limit_exceeded: bool = field(validator=_bool)
+
+
+@frozen(kw_only=True)
+class FreeUserLimit:
+    """The user's personal free credits; status lines show the monthly window."""
+
+    daily: FreeUserLimitWindow = field(validator=attrs.validators.instance_of(FreeUserLimitWindow))
+    monthly: FreeUserLimitWindow = field(
+        validator=attrs.validators.instance_of(FreeUserLimitWindow)
+    )
+    limit_exceeded: bool = field(validator=_bool)
+
+
+@frozen(kw_only=True)
+class Team:
+    """A team (organisation) the user belongs to. ``slug`` defaults to ``name`` upstream."""
+
+    id: str = field(validator=_nonempty_str)
+    name: str = field(validator=_str)
+    display_name: str = field(validator=_str)
+    slug: str = field(validator=_str)
+    avatar_url: str | None = field(default=None, validator=_optional_str)
+    is_default: bool = field(default=False, validator=_bool)
+
+
+# --- StatusBilling: the answer, one variant per situation --------------------
+
+
+@frozen(kw_only=True)
+class OtherProviderBilling:
+    """Another LLM provider is active: no credits are involved."""
+
+    source: ClassVar[Literal["other-provider"]] = "other-provider"
+
+    active_provider: str | None = field(default=None, validator=_optional_str)
+
+
+@frozen(kw_only=True)
+class PaidBilling:
+    """Requests are billed to this paid team. ``total`` is the team's ``totalLimit``."""
+
+    source: ClassVar[Literal["paid"]] = "paid"
+
+    organization_id: str = field(validator=_nonempty_str)
+    organization_name: str | None = field(default=None, validator=_optional_str)
+    remaining: int | None = field(default=None, validator=_optional_int)
+    total: int | None = field(default=None, validator=_optional_int)
+    tier: str | None = field(default=None, validator=_optional_str)
+
+
+@frozen(kw_only=True)
+class FreeBilling:
+    """Requests use the user's personal free credits (monthly window)."""
+
+    source: ClassVar[Literal["free"]] = "free"
+
+    remaining: int | None = field(default=None, validator=_optional_int)
+    total: int | None = field(default=None, validator=_optional_int)
+
+
+def candidate_sort_key(candidate: PaidBilling) -> tuple[str, str]:
+    """The order of pick candidates: name case-insensitively, then id."""
+    return ((candidate.organization_name or "").casefold(), candidate.organization_id)
+
+
+def _sorted_candidates(candidates: Iterable[PaidBilling]) -> tuple[PaidBilling, ...]:
+    if isinstance(candidates, (str, bytes)):
+        raise TypeError("candidates must be a sequence of PaidBilling, not a string")
+    items = tuple(candidates)
+    for item in items:
+        if type(item) is not PaidBilling:
+            raise TypeError(f"candidates must hold PaidBilling, not {type(item).__name__}")
+    return tuple(sorted(items, key=candidate_sort_key))
+
+
+@frozen(kw_only=True)
+class TeamPickNeededBilling:
+    """Two or more paid teams and no pin: free credits are charged until the user picks.
+
+    ``candidates`` are kept sorted by name (case-insensitively), then id, whatever
+    order they are given in.
+    """
+
+    source: ClassVar[Literal["needs-pick"]] = "needs-pick"
+
+    candidates: tuple[PaidBilling, ...] = field(converter=_sorted_candidates)
+    remaining: int | None = field(default=None, validator=_optional_int)
+    total: int | None = field(default=None, validator=_optional_int)
+
+
+def _reason(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in _INVALID_PIN_REASONS:
+        raise ValueError(f"{attribute.name} must be 'free-tier' or 'not-a-member', not {value!r}")
+
+
+@frozen(kw_only=True)
+class InvalidPinBilling:
+    """The pin names a team that cannot be billed; the server will reject requests."""
+
+    source: ClassVar[Literal["invalid-pin"]] = "invalid-pin"
+
+    organization_id: str = field(validator=_nonempty_str)
+    reason: InvalidPinReason = field(validator=_reason)
+    organization_name: str | None = field(default=None, validator=_optional_str)
+
+
+StatusBilling: TypeAlias = (
+    OtherProviderBilling | PaidBilling | FreeBilling | TeamPickNeededBilling | InvalidPinBilling
+)
+"""Who pays for the next request: one of five variants, discriminated by ``source``."""
+
+STATUS_BILLING_VARIANTS: Final[tuple[type[StatusBilling], ...]] = (
+    OtherProviderBilling,
+    PaidBilling,
+    FreeBilling,
+    TeamPickNeededBilling,
+    InvalidPinBilling,
+)
+
+
+# --- the shell's answer -------------------------------------------------------
+
+
+def _part(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in _PROBLEM_PARTS:
+        raise ValueError(f"{attribute.name} must be one of {sorted(_PROBLEM_PARTS)}, not {value!r}")
+
+
+@frozen(kw_only=True)
+class Problem:
+    """Something that went wrong while resolving, reported instead of raised.
+
+    ``part`` names what failed (``usages``, ``tiers``, ``free-limit``, ``pins``,
+    ``auth``); ``message`` is for people and never holds the session key.
+    """
+
+    part: ProblemPart = field(validator=_part)
+    message: str = field(validator=_str)
+
+
+def _problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    return tuple(problems)
+
+
+@frozen(kw_only=True)
+class BillingResolution:
+    """What :func:`billing_core.resolve_billing` found: a status (or ``None``) and problems."""
+
+    status: StatusBilling | None
+    problems: tuple[Problem, ...] = field(default=(), converter=_problems)
+
+    @property
+    def ok(self) -> bool:
+        """Whether resolution met no problem at all."""
+        return not self.problems
