@@ -1,0 +1,154 @@
+"""The ports: what the shell needs from the outside world, as ``typing.Protocol``\\s.
+
+Each service port has a sync and an async twin with the same method names.
+Adapters live in :mod:`billing_core.adapters`; in-memory fakes for tests in
+:mod:`billing_core.adapters.memory`. The pin store is synchronous in both
+worlds: it is a small local file, and the async shell runs it in a thread.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from billing_core.models import (
+    BillingUsage,
+    FreeUserLimit,
+    OrganizationTier,
+    RawUsage,
+    Team,
+)
+
+__all__ = [
+    "AsyncBillingService",
+    "AsyncTeamService",
+    "BillingService",
+    "PinStore",
+    "TeamService",
+]
+
+
+@runtime_checkable
+class PinStore(Protocol):
+    """Where a project's billing pin lives (a file, memory, a database...)."""
+
+    def get_pinned_team_id(self) -> str | None:
+        """The pinned team id, or ``None`` when there is no (readable) pin."""
+        ...
+
+    def set_pinned_team_id(self, team_id: str | None) -> None:
+        """Pin ``team_id``, or clear the pin with ``None``."""
+        ...
+
+
+class BillingService(Protocol):
+    """The billing endpoints of SPEC §2, blocking.
+
+    Methods raise :class:`~billing_core.BillingApiError` (or its subclass
+    :class:`~billing_core.BillingAuthError` for 401/403) and
+    :class:`~billing_core.BillingPayloadError`.
+    """
+
+    def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
+        """Every organisation's usage, before the tier join."""
+        ...
+
+    def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
+        """Every organisation's tier entry (orgs without one are FREE)."""
+        ...
+
+    def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
+        """The user's personal free credits."""
+        ...
+
+    def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
+        """Usages joined with tiers (both endpoints, fetched concurrently)."""
+        ...
+
+    def close(self) -> None:
+        """Release pooled connections (a caller-owned client is left open)."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class AsyncBillingService(Protocol):
+    """The async twin of :class:`BillingService`."""
+
+    async def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
+        """Every organisation's usage, before the tier join."""
+        ...
+
+    async def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
+        """Every organisation's tier entry (orgs without one are FREE)."""
+        ...
+
+    async def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
+        """The user's personal free credits."""
+        ...
+
+    async def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
+        """Usages joined with tiers (both endpoints, fetched concurrently)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections (a caller-owned client is left open)."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class TeamService(Protocol):
+    """The team endpoint of SPEC §2, blocking."""
+
+    def list_teams(self, session_key: str) -> tuple[Team, ...]:
+        """Every team of the user, all pages fetched."""
+        ...
+
+    def close(self) -> None:
+        """Release pooled connections (a caller-owned client is left open)."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class AsyncTeamService(Protocol):
+    """The async twin of :class:`TeamService`."""
+
+    async def list_teams(self, session_key: str) -> tuple[Team, ...]:
+        """Every team of the user, all pages fetched."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections (a caller-owned client is left open)."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
