@@ -1,0 +1,68 @@
+"""Run every benchmark and print one table of ratios, each measured in one run.
+
+Ratios, not absolute times: each figure divides the cost of billing_core's
+work by the cost of a baseline measured in the same run on the same machine,
+so the table means the same on a laptop and on a busy CI box.
+
+    make bench            # or: python bench/run.py
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# figure -> (goal, what it compares); figures without a goal are context.
+GOALS: dict[str, tuple[float | None, str]] = {
+    "import_billing_core_vs_attrs": (
+        1.3,
+        "import billing_core / import attrs (fresh interpreters)",
+    ),
+    "import_billing_core_ms": (None, "import billing_core, ms"),
+    "import_attrs_ms": (None, "import attrs, ms"),
+    "status_3_orgs_vs_attrs_6_fields": (
+        4.0,
+        "build_status_billing, 3 orgs + pin / one 6-field attrs object",
+    ),
+    "status_100k_orgs_vs_plain_pass": (2.0, "build_status_billing, 100k orgs / one plain pass"),
+    "from_wire_10k_vs_json_loads": (2.5, "from_wire(list[BillingUsage]), 10k orgs / json.loads"),
+}
+
+MODULES = ("bench_import", "bench_core", "bench_wire", "bench_http")
+
+
+def main() -> int:
+    print(
+        f"billing_core benchmarks on {platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.machine()}\n"
+    )
+    rows: list[tuple[str, float, float | None, str]] = []
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name, value in module.measure().items():
+            goal, what = GOALS.get(name, (None, name))
+            rows.append((name, value, goal, what))
+    width = max(len(what) for *_, what in rows)
+    print(f"{'figure':<{width}}  {'measured':>9}  {'goal':>7}  met")
+    missed = 0
+    for _name, value, goal, what in rows:
+        if goal is None:
+            print(f"{what:<{width}}  {value:>9.2f}  {'':>7}")
+            continue
+        met = value <= goal
+        missed += not met
+        verdict = "yes" if met else "NO"
+        print(f"{what:<{width}}  {value:>9.2f}  {'<= ' + format(goal, 'g'):>7}  {verdict}")
+    print(
+        f"\n{len([r for r in rows if r[2] is not None]) - missed} of "
+        f"{len([r for r in rows if r[2] is not None])} goals met"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
