@@ -1,0 +1,579 @@
+"""FilePinStore: the pin file keeps what it does not own, writes atomically, never loses data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import billing_core
+from billing_core.adapters.pin_file import PIN_FILE_NAME, FilePinStore, PinRead
+from billing_core.errors import BillingConfigError, PinStoreError
+from billing_core.ports import PinStore
+
+WRITER_SCRIPT = Path(__file__).with_name("_pin_writer.py")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def brv(tmp_path: Path) -> Path:
+    return tmp_path / "project" / ".brv"
+
+
+def write_raw(brv: Path, content: bytes) -> Path:
+    brv.mkdir(parents=True, exist_ok=True)
+    path = brv / PIN_FILE_NAME
+    path.write_bytes(content)
+    return path
+
+
+def read_json(brv: Path) -> Any:
+    return json.loads((brv / PIN_FILE_NAME).read_text(encoding="utf-8"))
+
+
+def ordered(value: Any) -> Any:
+    """JSON with every object turned into its list of pairs, so key order counts."""
+    if isinstance(value, dict):
+        return [(key, ordered(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [ordered(item) for item in value]
+    return value
+
+
+def stray_files(brv: Path) -> list[str]:
+    """Files a write may not leave behind: temporaries (backups and the lock are expected)."""
+    return sorted(name for name in os.listdir(brv) if name.endswith(".tmp"))
+
+
+# -- construction ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "relative/.brv", ".brv", "~/.brv", "/tmp/a\0b"])
+def test_unusable_directories_are_refused(bad: str) -> None:
+    with pytest.raises(BillingConfigError, match=r"\.brv directory"):
+        FilePinStore(bad)
+
+
+def test_bytes_directory_is_refused() -> None:
+    with pytest.raises(BillingConfigError, match="text path"):
+        FilePinStore(b"/tmp/.brv")  # type: ignore[arg-type]
+
+
+def test_paths_and_repr(brv: Path) -> None:
+    store = FilePinStore(str(brv))
+    assert store.directory == brv
+    assert store.path == brv / "brv-provider.json"
+    assert store.lock_path == brv / "brv-provider.json.lock"
+    assert repr(store) == f"FilePinStore({str(brv)!r})"
+    assert FilePinStore(brv).path == store.path  # os.PathLike accepted too
+
+
+def test_public_name_is_lazy_export() -> None:
+    assert billing_core.FilePinStore is FilePinStore
+
+
+def test_it_is_a_pin_store(brv: Path) -> None:
+    store: PinStore = FilePinStore(brv)  # mypy checks the protocol statically
+    assert isinstance(store, PinStore)
+
+
+# -- round trips ----------------------------------------------------------------
+
+
+def test_missing_directory_reads_as_no_pin(brv: Path) -> None:
+    store = FilePinStore(brv)
+    assert store.get_pinned_team_id() is None
+    assert store.read_pin() == PinRead(None, None)
+    assert not brv.exists()  # reading never creates anything
+
+
+def test_set_get_clear_round_trip(brv: Path) -> None:
+    store = FilePinStore(brv)
+    store.set_pinned_team_id("team-1")
+    assert store.get_pinned_team_id() == "team-1"
+    assert FilePinStore(brv).get_pinned_team_id() == "team-1"  # it is on disk
+    store.set_pinned_team_id("team-2")
+    assert store.get_pinned_team_id() == "team-2"
+    store.set_pinned_team_id(None)
+    assert store.get_pinned_team_id() is None
+    assert read_json(brv) == {}
+    assert stray_files(brv) == []
+    assert store.last_backup_path is None
+
+
+def test_first_write_creates_directory_and_parents(brv: Path) -> None:
+    assert not brv.parent.exists()
+    FilePinStore(brv).set_pinned_team_id("team-1")
+    assert read_json(brv) == {"billing": {"pinnedTeamId": "team-1"}}
+
+
+def test_file_is_pretty_printed_utf8_with_trailing_newline(brv: Path) -> None:
+    write_raw(brv, '{"name":"Café ☕","billing":{"x":[1,2]}}'.encode())
+    FilePinStore(brv).set_pinned_team_id("équipe")
+    assert (brv / PIN_FILE_NAME).read_text(encoding="utf-8") == (
+        "{\n"
+        '  "name": "Café ☕",\n'
+        '  "billing": {\n'
+        '    "x": [\n'
+        "      1,\n"
+        "      2\n"
+        "    ],\n"
+        '    "pinnedTeamId": "équipe"\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def test_lone_surrogates_survive_a_rewrite(brv: Path) -> None:
+    write_raw(brv, b'{"odd": "\\ud800x", "name": "caf\\u00e9"}')
+    FilePinStore(brv).set_pinned_team_id("team-1")
+    raw = (brv / PIN_FILE_NAME).read_bytes()
+    raw.decode("utf-8")  # still valid UTF-8
+    assert json.loads(raw) == {
+        "odd": "\ud800x",
+        "name": "café",
+        "billing": {"pinnedTeamId": "team-1"},
+    }
+
+
+def test_billing_object_is_dropped_when_it_becomes_empty(brv: Path) -> None:
+    write_raw(brv, b'{"a": 1, "billing": {"pinnedTeamId": "t"}, "z": 2}')
+    FilePinStore(brv).set_pinned_team_id(None)
+    assert ordered(read_json(brv)) == [("a", 1), ("z", 2)]
+
+
+def test_billing_object_is_kept_while_it_has_other_keys(brv: Path) -> None:
+    write_raw(brv, b'{"billing": {"pinnedTeamId": "t", "budget": {"cap": 5}}}')
+    FilePinStore(brv).set_pinned_team_id(None)
+    assert read_json(brv) == {"billing": {"budget": {"cap": 5}}}
+
+
+def test_empty_string_pin_clears(brv: Path) -> None:
+    store = FilePinStore(brv)
+    store.set_pinned_team_id("team-1")
+    store.set_pinned_team_id("")
+    assert store.get_pinned_team_id() is None
+    assert read_json(brv) == {}
+
+
+def test_clearing_without_a_file_creates_nothing(brv: Path) -> None:
+    FilePinStore(brv).set_pinned_team_id(None)
+    assert not brv.exists()
+    brv.mkdir(parents=True)
+    FilePinStore(brv).set_pinned_team_id(None)
+    assert os.listdir(brv) == []
+
+
+def test_a_write_that_changes_nothing_leaves_the_bytes_alone(brv: Path) -> None:
+    original = b'{"billing":{"pinnedTeamId":"t"},"other":true}'
+    path = write_raw(brv, original)
+    store = FilePinStore(brv)
+    store.set_pinned_team_id("t")
+    store.update(lambda doc: doc)
+    assert path.read_bytes() == original
+    write_raw(brv, b'{"other":true}')
+    store.set_pinned_team_id(None)
+    assert path.read_bytes() == b'{"other":true}'
+
+
+def test_update_reads_and_writes_the_whole_object(brv: Path) -> None:
+    store = FilePinStore(brv)
+    store.set_pinned_team_id("team-1")
+    store.update(lambda doc: {"activeProvider": "byterover", **doc})
+    assert ordered(read_json(brv)) == [
+        ("activeProvider", "byterover"),
+        ("billing", [("pinnedTeamId", "team-1")]),
+    ]
+
+
+def test_update_must_return_an_object(brv: Path) -> None:
+    path = write_raw(brv, b'{"a": 1}')
+    with pytest.raises(TypeError, match="dict"):
+        FilePinStore(brv).update(lambda doc: [doc])  # type: ignore[arg-type,return-value]
+    assert path.read_bytes() == b'{"a": 1}'
+    assert stray_files(brv) == []
+
+
+def test_file_permissions_are_kept(brv: Path) -> None:
+    path = write_raw(brv, b"{}")
+    path.chmod(0o600)
+    FilePinStore(brv).set_pinned_team_id("team-1")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_symlinked_pin_file_is_written_through(brv: Path, tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "brv-provider.json"
+    real.parent.mkdir()
+    real.write_text('{"keep": 1}')
+    brv.mkdir(parents=True)
+    (brv / PIN_FILE_NAME).symlink_to(real)
+    store = FilePinStore(brv)
+    store.set_pinned_team_id("team-1")
+    assert (brv / PIN_FILE_NAME).is_symlink()
+    assert json.loads(real.read_text()) == {"keep": 1, "billing": {"pinnedTeamId": "team-1"}}
+    assert store.get_pinned_team_id() == "team-1"
+    assert stray_files(real.parent) == []
+
+
+# -- unknown keys (property) --------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+other_keys = st.dictionaries(
+    st.text(max_size=8).filter(lambda key: key != "billing"), json_values, max_size=4
+)
+billing_extras = st.dictionaries(
+    st.text(max_size=8).filter(lambda key: key != "pinnedTeamId"), json_values, max_size=3
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    others=other_keys,
+    extras=billing_extras,
+    old_pin=st.none() | st.text(min_size=1, max_size=8),
+    billing_at=st.integers(min_value=0, max_value=4),
+    pin=st.text(min_size=1, max_size=12),
+)
+def test_unknown_keys_survive_set_and_clear_in_order(
+    others: dict[str, Any],
+    extras: dict[str, Any],
+    old_pin: str | None,
+    billing_at: int,
+    pin: str,
+) -> None:
+    billing = dict(extras)
+    if old_pin is not None:
+        billing["pinnedTeamId"] = old_pin
+    items = list(others.items())
+    if billing:
+        items.insert(billing_at, ("billing", billing))
+    document = dict(items)
+    with tempfile.TemporaryDirectory() as tmp:
+        brv = Path(tmp) / ".brv"
+        write_raw(brv, json.dumps(document).encode())
+        store = FilePinStore(brv)
+        assert store.get_pinned_team_id() == old_pin
+
+        store.set_pinned_team_id(pin)
+        pinned = dict(document)  # assigning an existing key keeps its place
+        pinned["billing"] = {**billing, "pinnedTeamId": pin}
+        assert ordered(read_json(brv)) == ordered(pinned)
+        assert store.get_pinned_team_id() == pin
+
+        store.set_pinned_team_id(None)
+        cleared = dict(document)
+        if extras:
+            cleared["billing"] = extras
+        else:
+            cleared.pop("billing", None)
+        assert ordered(read_json(brv)) == ordered(cleared)
+        assert store.read_pin() == PinRead(None, None)
+        assert store.last_backup_path is None
+        assert stray_files(brv) == []
+
+
+# -- odd but harmless content ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"  \n",
+        b'{"billing": null}',
+        b'{"billing": {"pinnedTeamId": null, "x": 1}}',
+        b'{"billing": {"pinnedTeamId": ""}}',
+    ],
+    ids=["empty", "blank", "billing-null", "pin-null", "pin-empty-string"],
+)
+def test_absent_values_mean_no_pin_and_no_problem(brv: Path, content: bytes) -> None:
+    write_raw(brv, content)
+    store = FilePinStore(brv)
+    assert store.read_pin() == PinRead(None, None)
+    store.set_pinned_team_id("team-1")
+    assert store.get_pinned_team_id() == "team-1"
+    assert store.last_backup_path is None
+    assert [name for name in os.listdir(brv) if ".corrupt-" in name] == []
+
+
+def test_duplicate_keys_read_last_but_are_backed_up_before_a_rewrite(brv: Path) -> None:
+    content = b'{"billing": {"pinnedTeamId": "a", "pinnedTeamId": "b"}, "k": 1, "k": 2}'
+    write_raw(brv, content)
+    store = FilePinStore(brv)
+    assert store.read_pin() == PinRead("b", None)
+    store.set_pinned_team_id("c")
+    assert store.last_backup_path is not None
+    assert store.last_backup_path.read_bytes() == content
+    assert read_json(brv) == {"billing": {"pinnedTeamId": "c"}, "k": 2}
+
+
+# -- corrupt content -------------------------------------------------------------------
+
+# (content, what the problem says, what a set("new") keeps besides the pin)
+CORRUPT: dict[str, tuple[bytes, str, dict[str, Any]]] = {
+    "not-json": (b'{"billing": {"pinnedTeamId": "t"', "not valid JSON", {}),
+    "invalid-utf8": (b'{"a": "\xff\xfe"}', "not valid JSON", {}),
+    "array": (b'["team-1"]', "found an array", {}),
+    "string": (b'"team-1"', "found a string", {}),
+    "null": (b"null", "found null", {}),
+    "billing-string": (b'{"keep": 1, "billing": "team-1"}', '"billing"', {"keep": 1}),
+    "billing-array": (b'{"billing": [1], "keep": [2]}', "found an array", {"keep": [2]}),
+    "pin-number": (
+        b'{"keep": 1, "billing": {"pinnedTeamId": 5, "x": {"y": 2}}}',
+        '"billing.pinnedTeamId" should be a string, found a number',
+        {"keep": 1, "billing": {"x": {"y": 2}}},
+    ),
+    "pin-object": (b'{"billing": {"pinnedTeamId": {"id": "t"}}}', "found an object", {}),
+    "pin-bool": (b'{"billing": {"pinnedTeamId": true}}', "found a boolean", {}),
+}
+
+
+@pytest.mark.parametrize("variant", CORRUPT)
+def test_corrupt_file_reads_as_no_pin_with_a_problem(
+    brv: Path, variant: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    content, problem, _ = CORRUPT[variant]
+    write_raw(brv, content)
+    store = FilePinStore(brv)
+    read = store.read_pin()
+    assert read.team_id is None
+    assert read.problem is not None
+    assert problem in read.problem
+    assert str(store.path) in read.problem
+    with caplog.at_level(logging.WARNING, logger="billing_core"):
+        assert store.get_pinned_team_id() is None
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "corrupt" in caplog.text
+    assert (brv / PIN_FILE_NAME).read_bytes() == content  # reading changes nothing
+
+
+@pytest.mark.parametrize("variant", CORRUPT)
+@pytest.mark.parametrize("new_pin", ["team-9", None])
+def test_writing_over_a_corrupt_file_keeps_its_bytes_in_a_backup(
+    brv: Path, variant: str, new_pin: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    content, _, kept = CORRUPT[variant]
+    write_raw(brv, content)
+    store = FilePinStore(brv)
+    with caplog.at_level(logging.WARNING, logger="billing_core"):
+        store.set_pinned_team_id(new_pin)
+    backup = store.last_backup_path
+    assert backup is not None
+    assert backup.parent == brv
+    assert backup.name.startswith("brv-provider.json.corrupt-")
+    assert backup.read_bytes() == content
+    assert str(backup) in caplog.text
+    expected = dict(kept)
+    if new_pin is not None:
+        expected["billing"] = {**expected.get("billing", {}), "pinnedTeamId": new_pin}
+    assert read_json(brv) == expected
+    assert store.read_pin() == PinRead(new_pin, None)
+    assert stray_files(brv) == []
+
+
+def test_a_second_corruption_never_overwrites_the_first_backup(brv: Path) -> None:
+    store = FilePinStore(brv)
+    write_raw(brv, b"first {")
+    store.set_pinned_team_id("a")
+    first = store.last_backup_path
+    write_raw(brv, b"second [")
+    store.set_pinned_team_id("b")
+    second = store.last_backup_path
+    write_raw(brv, b"third ")
+    store.update(lambda doc: {**doc, "x": 1})
+    third = store.last_backup_path
+    assert first is not None
+    assert second is not None
+    assert third is not None
+    assert len({first, second, third}) == 3
+    assert first.read_bytes() == b"first {"
+    assert second.read_bytes() == b"second ["
+    assert third.read_bytes() == b"third "
+    assert read_json(brv) == {"x": 1}
+
+
+def test_a_repaired_file_is_not_backed_up_again(brv: Path) -> None:
+    write_raw(brv, b"oops")
+    store = FilePinStore(brv)
+    store.set_pinned_team_id("a")
+    store.set_pinned_team_id("b")
+    assert len([name for name in os.listdir(brv) if ".corrupt-" in name]) == 1
+
+
+# -- unreadable and unwritable -----------------------------------------------------------
+
+
+def test_a_directory_in_place_of_the_file_is_a_pin_store_error(brv: Path) -> None:
+    (brv / PIN_FILE_NAME).mkdir(parents=True)
+    store = FilePinStore(brv)
+    with pytest.raises(PinStoreError, match="cannot read pin file"):
+        store.get_pinned_team_id()
+    with pytest.raises(PinStoreError, match="cannot read pin file"):
+        store.read_pin()
+    with pytest.raises(PinStoreError):
+        store.set_pinned_team_id("team-1")
+    assert (brv / PIN_FILE_NAME).is_dir()
+    assert stray_files(brv) == []
+
+
+def test_a_file_in_place_of_the_directory_is_a_pin_store_error(brv: Path) -> None:
+    brv.parent.mkdir(parents=True)
+    brv.write_text("not a directory")
+    store = FilePinStore(brv)
+    with pytest.raises(PinStoreError, match="cannot read pin file"):
+        store.get_pinned_team_id()
+    with pytest.raises(PinStoreError, match="cannot lock pin file"):
+        store.set_pinned_team_id("team-1")
+    assert brv.read_text() == "not a directory"
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0, reason="root ignores file permissions"
+)
+def test_an_unreadable_file_is_a_pin_store_error(brv: Path) -> None:
+    path = write_raw(brv, b'{"billing": {"pinnedTeamId": "t"}}')
+    path.chmod(0)
+    try:
+        with pytest.raises(PinStoreError, match="Permission denied"):
+            FilePinStore(brv).get_pinned_team_id()
+    finally:
+        path.chmod(0o644)
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+def test_a_failed_write_leaves_the_original_and_no_temporary_file(
+    brv: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    original = b'{"keep": 1, "billing": {"pinnedTeamId": "old"}}'
+    path = write_raw(brv, original)
+
+    def fail(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, failing, fail)
+    store = FilePinStore(brv)
+    with pytest.raises(PinStoreError, match=r"cannot write pin file .*No space left on device"):
+        store.set_pinned_team_id("new")
+    monkeypatch.undo()
+    assert path.read_bytes() == original
+    assert stray_files(brv) == []
+    store.set_pinned_team_id("new")  # the lock was released
+    assert store.get_pinned_team_id() == "new"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_a_held_lock_times_out_with_a_pin_store_error(brv: Path) -> None:
+    import fcntl
+
+    brv.mkdir(parents=True)
+    store = FilePinStore(brv, lock_timeout=0.05)
+    with open(store.lock_path, "w") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(PinStoreError, match=r"timed out .* waiting for the lock"):
+            store.set_pinned_team_id("team-1")
+        assert store.get_pinned_team_id() is None  # reads never wait for the lock
+    store.set_pinned_team_id("team-1")
+    assert store.get_pinned_team_id() == "team-1"
+
+
+# -- concurrency ----------------------------------------------------------------------------
+
+
+def increment(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "counter": doc.get("counter", 0) + 1}
+
+
+def test_threads_never_lose_an_update(brv: Path) -> None:
+    shared = FilePinStore(brv)
+    stores = [shared, shared, FilePinStore(brv), FilePinStore(brv)]
+    start = threading.Barrier(len(stores))
+
+    def work(store: FilePinStore) -> None:
+        start.wait()
+        for _ in range(25):
+            store.update(increment)
+
+    threads = [threading.Thread(target=work, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert read_json(brv) == {"counter": 100}
+    assert stray_files(brv) == []
+
+
+def run_children(tmp_path: Path, brv: Path, commands: list[list[str]]) -> list[str]:
+    """Start the child processes together; return each one's stderr (all must exit 0)."""
+    control = tmp_path / "control"
+    control.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), *sys.path])}
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER_SCRIPT), mode, str(brv), str(control), name, *rest],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for mode, name, *rest in commands
+    ]
+    deadline = time.monotonic() + 30
+    while len(list(control.glob("ready-*"))) < len(children):
+        assert time.monotonic() < deadline, "children did not start"
+        assert all(child.poll() is None for child in children), "a child died at start"
+        time.sleep(0.005)
+    (control / "go").touch()
+    writers = [c for c, (mode, *_) in zip(children, commands, strict=True) if mode != "read"]
+    for child in writers:
+        child.wait(timeout=60)
+    (control / "stop").touch()
+    errors = [child.communicate(timeout=60)[1] for child in children]
+    assert [child.returncode for child in children] == [0] * len(children), errors
+    return errors
+
+
+def test_processes_never_lose_an_update_nor_tear_the_file(brv: Path, tmp_path: Path) -> None:
+    write_raw(brv, b'{"keep": {"nested": [1, 2, {"x": null}]}, "billing": {"other": 1}}')
+    rounds = 15
+    names = [f"w{i}" for i in range(3)]
+    run_children(
+        tmp_path,
+        brv,
+        [["pins", name, str(rounds)] for name in names] + [["read", "reader"]],
+    )
+    doc = read_json(brv)
+    assert doc["keep"] == {"nested": [1, 2, {"x": None}]}
+    assert doc["billing"]["other"] == 1
+    assert doc["billing"]["pinnedTeamId"] in {f"{name}-{rounds - 1}" for name in names}
+    assert {name: doc[name] for name in names} == dict.fromkeys(names, rounds - 1)
+    assert sorted(os.listdir(brv)) == [PIN_FILE_NAME, PIN_FILE_NAME + ".lock"]
+
+
+def test_processes_counting_through_update_end_at_the_exact_total(
+    brv: Path, tmp_path: Path
+) -> None:
+    processes, rounds = 4, 25
+    run_children(tmp_path, brv, [["count", f"c{i}", str(rounds)] for i in range(processes)])
+    assert read_json(brv) == {"counter": processes * rounds}
+    assert stray_files(brv) == []
