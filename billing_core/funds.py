@@ -1,0 +1,181 @@
+"""The funds guard: refuse a request the resolved payer cannot cover, and say why.
+
+Pure: it reads the ``StatusBilling`` it is given (and, for better advice, the
+user's usages) and either returns ``None`` or raises.
+
+>>> ensure_billing_funds(FreeBilling(remaining=10, total=1_000)) is None
+True
+>>> ensure_billing_funds(FreeBilling(remaining=0, total=1_000))
+Traceback (most recent call last):
+  ...
+billing_core.errors.InsufficientCreditsError: Your personal free credits are used up \
+(0 of 1,000 left this month). Upgrade to a paid plan to keep going.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from billing_core.errors import InsufficientCreditsError, InvalidPinError
+from billing_core.models import (
+    FREE_TIER,
+    BillingUsage,
+    FreeBilling,
+    InvalidPinBilling,
+    PaidBilling,
+    StatusBilling,
+    TeamPickNeededBilling,
+)
+from billing_core.presentation import PIN_COMMAND_HINT
+
+__all__ = ["ensure_billing_funds", "is_billing_exhausted"]
+
+
+def is_billing_exhausted(status: StatusBilling | None) -> bool:
+    """Whether the payer of ``status`` has no credits left: remaining known and
+    at most 0, for a free, paid or pick-needed status.
+
+    Never for another provider, for ``None`` (not signed in or unknown) or for
+    numbers that are absent. An invalid pin is not *exhausted*, it is invalid:
+    :func:`ensure_billing_funds` refuses it separately.
+
+    >>> is_billing_exhausted(PaidBilling(organization_id="org-1", remaining=0))
+    True
+    >>> is_billing_exhausted(PaidBilling(organization_id="org-1"))
+    False
+    """
+    if isinstance(status, (FreeBilling, PaidBilling, TeamPickNeededBilling)):
+        return status.remaining is not None and status.remaining <= 0
+    return False
+
+
+def _label(organization_id: str, organization_name: str | None) -> str:
+    return organization_name if organization_name and organization_name.strip() else organization_id
+
+
+def _usage_label(usage: BillingUsage) -> str:
+    return _label(usage.organization_id, usage.organization_name)
+
+
+def _most_remaining_first(usages: Iterable[BillingUsage]) -> list[BillingUsage]:
+    # Name and id break ties so the advice does not depend on the input order.
+    return sorted(
+        usages,
+        key=lambda u: (-u.remaining, _usage_label(u).casefold(), u.organization_id),
+    )
+
+
+def _credits(n: int) -> str:
+    return f"{n:,} credits"
+
+
+def _paid_teams_with_credits(
+    usages: Iterable[BillingUsage], *, excluding: str | None = None
+) -> list[BillingUsage]:
+    by_id = {
+        u.organization_id: u
+        for u in usages
+        if u.tier != FREE_TIER and u.remaining > 0 and u.organization_id != excluding
+    }
+    return _most_remaining_first(by_id.values())
+
+
+def _listing(usages: Iterable[BillingUsage]) -> str:
+    return ", ".join(f"{_usage_label(u)} ({_credits(u.remaining)})" for u in usages)
+
+
+def _free_exhausted(status: FreeBilling) -> InsufficientCreditsError:
+    left = f" (0 of {status.total:,} left this month)" if status.total is not None else ""
+    return InsufficientCreditsError(
+        f"Your personal free credits are used up{left}. Upgrade to a paid plan to keep going."
+    )
+
+
+def _paid_exhausted(
+    status: PaidBilling, usages: Iterable[BillingUsage]
+) -> InsufficientCreditsError:
+    label = _label(status.organization_id, status.organization_name)
+    others = _paid_teams_with_credits(usages, excluding=status.organization_id)
+    if not others:
+        return InsufficientCreditsError(
+            f"{label} has no credits left, and none of your other paid teams has credits. "
+            f"Top up {label}'s credits to keep going."
+        )
+    return InsufficientCreditsError(
+        f"{label} has no credits left. Paid teams with credits: {_listing(others)}. "
+        f"Pin one with {PIN_COMMAND_HINT}."
+    )
+
+
+def _pick_needed_exhausted(status: TeamPickNeededBilling) -> InsufficientCreditsError:
+    candidates = sorted(
+        status.candidates,
+        key=lambda c: (
+            -(c.remaining if c.remaining is not None else 0),
+            _label(c.organization_id, c.organization_name).casefold(),
+            c.organization_id,
+        ),
+    )
+    listing = ", ".join(
+        _label(c.organization_id, c.organization_name)
+        + (f" ({_credits(c.remaining)})" if c.remaining is not None else "")
+        for c in candidates
+    )
+    return InsufficientCreditsError(
+        "Your personal free credits are used up and no billing team is pinned. "
+        f"Pick one of your paid teams ({listing}) with {PIN_COMMAND_HINT}."
+    )
+
+
+def _invalid_pin(status: InvalidPinBilling, usages: Iterable[BillingUsage]) -> InvalidPinError:
+    name = status.organization_name
+    label = (
+        f"{name} ({status.organization_id})" if name and name.strip() else status.organization_id
+    )
+    why = (
+        "is on the FREE tier and cannot be billed"
+        if status.reason == "free-tier"
+        else "is not one of your teams"
+    )
+    paid = _paid_teams_with_credits(usages)
+    choices = f" Paid teams with credits: {_listing(paid)}." if paid else ""
+    return InvalidPinError(
+        f"The pinned team {label} {why}.{choices} Pin a paid team with {PIN_COMMAND_HINT}."
+    )
+
+
+def ensure_billing_funds(
+    status: StatusBilling | None, *, usages: Iterable[BillingUsage] = ()
+) -> None:
+    """Raise when the next request cannot be paid for; return ``None`` otherwise.
+
+    - exhausted free credits: :class:`InsufficientCreditsError` telling the user
+      to upgrade;
+    - an exhausted paid team: :class:`InsufficientCreditsError` listing the
+      user's *other* paid teams that still have credits (from ``usages``), most
+      remaining first, and how to pin one;
+    - exhausted free credits while a team must be picked:
+      :class:`InsufficientCreditsError` listing the paid teams to pick;
+    - an invalid pin: :class:`InvalidPinError` telling the user to pin a paid
+      team (listing the paid teams with credits found in ``usages``).
+
+    ``None`` (not signed in, or billing unknown), another provider and statuses
+    without numbers pass: the guard only refuses what it knows cannot be paid,
+    and leaves the rest to the server.
+
+    >>> ensure_billing_funds(InvalidPinBilling(organization_id="org-9", reason="not-a-member"))
+    Traceback (most recent call last):
+      ...
+    billing_core.errors.InvalidPinError: The pinned team org-9 is not one of your teams. \
+Pin a paid team with `billing-core pin TEAM`.
+    """
+    if type(status) is InvalidPinBilling:
+        raise _invalid_pin(status, usages)
+    if not is_billing_exhausted(status):
+        return
+    if type(status) is FreeBilling:
+        raise _free_exhausted(status)
+    if type(status) is PaidBilling:
+        raise _paid_exhausted(status, usages)
+    if type(status) is TeamPickNeededBilling:
+        raise _pick_needed_exhausted(status)

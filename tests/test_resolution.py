@@ -1,0 +1,496 @@
+"""Laws and examples of the pure resolution (spec §4)."""
+
+from __future__ import annotations
+
+import doctest
+from random import Random
+
+import attrs
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import billing_core.resolution
+from billing_core import (
+    BillingPayloadError,
+    BillingUsage,
+    FreeBilling,
+    FreeUserLimit,
+    FreeUserLimitWindow,
+    InvalidPinBilling,
+    OrganizationTier,
+    OtherProviderBilling,
+    PaidBilling,
+    RawUsage,
+    Team,
+    TeamPickNeededBilling,
+)
+from billing_core.resolution import (
+    TeamChoice,
+    build_status_billing,
+    compute_team_preselection,
+    has_paid_team,
+    join_usages_with_tiers,
+    paid_organization_ids,
+    resolve_billing_team_id,
+    team_choices,
+)
+from billing_core.testing import Account
+from billing_core.testing.strategies import (
+    accounts,
+    billing_usages,
+    free_user_limits,
+    organization_ids,
+    paid_tiers,
+    raw_usages,
+)
+
+
+def usage(
+    org_id: str, tier: str = "PRO", *, name: str | None = None, remaining: int = 500
+) -> BillingUsage:
+    return BillingUsage(
+        organization_id=org_id,
+        organization_name=name if name is not None else org_id.title(),
+        organization_status="active",
+        limit=1_000,
+        add_on_remaining=0,
+        total_limit=1_000,
+        used=1_000 - remaining,
+        remaining=remaining,
+        percent_used=50.0,
+        limit_exceeded=remaining <= 0,
+        tier=tier,
+    )
+
+
+def window(remaining: int, limit: int) -> FreeUserLimitWindow:
+    return FreeUserLimitWindow(
+        limit=limit,
+        used=limit - remaining,
+        remaining=remaining,
+        percent_used=0.0,
+        limit_exceeded=remaining <= 0,
+    )
+
+
+FREE_LIMIT = FreeUserLimit(daily=window(40, 50), monthly=window(950, 1_000), limit_exceeded=False)
+
+
+@st.composite
+def accounts_with_paid(draw: st.DrawFn, count: int) -> Account:
+    """An account whose usages hold exactly ``count`` paid organisations."""
+    account = draw(accounts())
+    usages = [attrs.evolve(u, tier="FREE") for u in account.usages]
+    taken = {u.organization_id for u in usages} | {account.pinned_team_id}
+    paid = draw(
+        st.lists(
+            billing_usages(tier=paid_tiers()),
+            min_size=count,
+            max_size=count,
+            unique_by=lambda u: u.organization_id,
+        ).filter(lambda us: not any(u.organization_id in taken for u in us))
+    )
+    for extra in paid:
+        usages.insert(draw(st.integers(min_value=0, max_value=len(usages))), extra)
+    return attrs.evolve(account, usages=usages)
+
+
+@st.composite
+def pinned_accounts(draw: st.DrawFn) -> Account:
+    """An account pinned (non-empty) to one of its organisations or to a stranger."""
+    account = draw(accounts())
+    ids = [u.organization_id for u in account.usages]
+    pin = draw(st.one_of(organization_ids(), *([st.sampled_from(ids)] if ids else [])))
+    return attrs.evolve(account, pinned_team_id=pin)
+
+
+def status_of(account: Account, **overrides: object) -> object:
+    arguments: dict[str, object] = {
+        "active_provider": "byterover",
+        "is_authenticated": True,
+        "usages": account.usages,
+        "pinned_team_id": account.pinned_team_id,
+        "free_user_limit": account.free_user_limit,
+    }
+    arguments.update(overrides)
+    return build_status_billing(**arguments)  # type: ignore[arg-type]
+
+
+def paid_ids(account: Account) -> set[str]:
+    return {u.organization_id for u in account.usages if u.is_paid}
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(billing_core.resolution).failed == 0
+
+
+# --- build_status_billing: laws ------------------------------------------------
+
+
+@given(accounts(), st.one_of(st.none(), st.sampled_from(["byterover", "openai", ""])))
+def test_not_signed_in_is_none_whatever_else(account: Account, provider: str | None) -> None:
+    assert status_of(account, is_authenticated=False, active_provider=provider) is None
+
+
+@given(accounts(), st.one_of(st.none(), st.just(""), st.text(min_size=1)))
+def test_another_provider_is_other_provider_whatever_else(
+    account: Account, provider: str | None
+) -> None:
+    assume(provider != "byterover")
+    assert status_of(account, active_provider=provider) == OtherProviderBilling(
+        active_provider=provider or None
+    )
+
+
+@given(pinned_accounts())
+def test_a_non_empty_pin_decides_the_organisation(account: Account) -> None:
+    pin = account.pinned_team_id
+    assert pin
+    status = status_of(account)
+    by_id = {u.organization_id: u for u in account.usages}
+    pinned = by_id.get(pin)
+    if pinned is None:
+        assert status == InvalidPinBilling(organization_id=pin, reason="not-a-member")
+    elif pinned.is_paid:
+        assert isinstance(status, PaidBilling)
+        assert status.organization_id == pin
+        assert (status.remaining, status.total, status.tier) == (
+            pinned.remaining,
+            pinned.total_limit,
+            pinned.tier,
+        )
+    else:
+        assert isinstance(status, InvalidPinBilling)
+        assert (status.organization_id, status.reason) == (pin, "free-tier")
+
+
+@given(accounts(), st.randoms(use_true_random=False))
+def test_the_order_of_usages_does_not_matter(account: Account, random: Random) -> None:
+    shuffled = list(account.usages)
+    random.shuffle(shuffled)
+    assert status_of(account, usages=shuffled) == status_of(account)
+    assert status_of(account, usages=list(reversed(account.usages))) == status_of(account)
+
+
+@given(accounts(), st.lists(billing_usages(tier=st.just("FREE")), max_size=4))
+def test_adding_unpinned_free_tier_orgs_changes_nothing(
+    account: Account, extra: list[BillingUsage]
+) -> None:
+    taken = {u.organization_id for u in account.usages} | {account.pinned_team_id}
+    extra = [u for u in extra if u.organization_id not in taken]
+    assert status_of(account, usages=[*extra, *account.usages]) == status_of(account)
+
+
+@given(accounts_with_paid(1))
+def test_exactly_one_paid_org_and_no_pin_bills_it(account: Account) -> None:
+    paid = [u for u in account.usages if u.is_paid]
+    assert len(paid) == 1
+    only = paid[0]
+    for pin in (None, ""):
+        assert status_of(account, pinned_team_id=pin) == PaidBilling(
+            organization_id=only.organization_id,
+            organization_name=only.organization_name or None,
+            remaining=only.remaining,
+            total=only.total_limit,
+            tier=only.tier,
+        )
+
+
+@given(st.integers(min_value=2, max_value=5).flatmap(accounts_with_paid))
+def test_two_or_more_paid_and_no_pin_needs_a_pick_with_every_paid_org(account: Account) -> None:
+    assert len(paid_ids(account)) >= 2
+    status = status_of(account, pinned_team_id=None)
+    assert isinstance(status, TeamPickNeededBilling)
+    assert {c.organization_id for c in status.candidates} == paid_ids(account)
+    keys = [((c.organization_name or "").casefold(), c.organization_id) for c in status.candidates]
+    assert keys == sorted(keys)
+    monthly = account.free_user_limit.monthly if account.free_user_limit else None
+    assert status.remaining == (monthly.remaining if monthly else None)
+    assert status.total == (monthly.limit if monthly else None)
+
+
+@given(accounts_with_paid(0))
+def test_no_paid_org_and_no_pin_is_free_with_the_monthly_window(account: Account) -> None:
+    assert not paid_ids(account)
+    monthly = account.free_user_limit.monthly if account.free_user_limit else None
+    assert status_of(account, pinned_team_id="") == FreeBilling(
+        remaining=monthly.remaining if monthly else None,
+        total=monthly.limit if monthly else None,
+    )
+
+
+@given(accounts())
+def test_the_status_names_the_team_resolve_billing_team_id_predicts(account: Account) -> None:
+    status = status_of(account)
+    predicted = resolve_billing_team_id(
+        paid_organization_ids=paid_organization_ids(account.usages),
+        pinned_team_id=account.pinned_team_id,
+    )
+    if predicted is None:
+        assert isinstance(status, (FreeBilling, TeamPickNeededBilling))
+    else:
+        assert isinstance(status, (PaidBilling, InvalidPinBilling))
+        assert status.organization_id == predicted
+
+
+# --- build_status_billing: examples ----------------------------------------------
+
+
+def test_three_orgs_pinned_to_a_paid_one() -> None:
+    usages = [usage("acme", "PRO"), usage("beta", "ENTERPRISE"), usage("home", "FREE")]
+    status = build_status_billing(
+        active_provider="byterover",
+        is_authenticated=True,
+        usages=usages,
+        pinned_team_id="beta",
+        free_user_limit=FREE_LIMIT,
+    )
+    assert status == PaidBilling(
+        organization_id="beta",
+        organization_name="Beta",
+        remaining=500,
+        total=1_000,
+        tier="ENTERPRISE",
+    )
+
+
+def test_a_pin_to_a_free_tier_team_is_invalid_and_named() -> None:
+    status = build_status_billing(
+        active_provider="byterover",
+        is_authenticated=True,
+        usages=[usage("acme", "PRO"), usage("home", "FREE", name="Home")],
+        pinned_team_id="home",
+    )
+    assert status == InvalidPinBilling(
+        organization_id="home", reason="free-tier", organization_name="Home"
+    )
+
+
+def test_needs_pick_lists_candidates_with_their_numbers_and_the_free_window() -> None:
+    status = build_status_billing(
+        active_provider="byterover",
+        is_authenticated=True,
+        usages=[usage("zeta", "TEAM", name="zeta"), usage("acme", "PRO", name="Acme", remaining=7)],
+        free_user_limit=FREE_LIMIT,
+    )
+    assert status == TeamPickNeededBilling(
+        candidates=[
+            PaidBilling(
+                organization_id="acme",
+                organization_name="Acme",
+                remaining=7,
+                total=1_000,
+                tier="PRO",
+            ),
+            PaidBilling(
+                organization_id="zeta",
+                organization_name="zeta",
+                remaining=500,
+                total=1_000,
+                tier="TEAM",
+            ),
+        ],
+        remaining=950,
+        total=1_000,
+    )
+
+
+def test_an_empty_provider_name_is_absent() -> None:
+    assert build_status_billing(active_provider="", is_authenticated=True) == OtherProviderBilling()
+
+
+def test_an_empty_organisation_name_is_no_name() -> None:
+    status = build_status_billing(
+        active_provider="byterover", is_authenticated=True, usages=[usage("acme", name="")]
+    )
+    assert isinstance(status, PaidBilling)
+    assert status.organization_name is None
+
+
+def test_identical_duplicate_usages_count_once() -> None:
+    twice = [usage("acme"), usage("acme"), usage("home", "FREE")]
+    assert build_status_billing(
+        active_provider="byterover", is_authenticated=True, usages=twice
+    ) == build_status_billing(active_provider="byterover", is_authenticated=True, usages=twice[1:])
+
+
+@pytest.mark.parametrize("pin", [None, "acme"])
+def test_conflicting_duplicates_of_a_deciding_org_are_refused(pin: str | None) -> None:
+    usages = [usage("acme", remaining=5), usage("acme", remaining=6)]
+    with pytest.raises(BillingPayloadError, match="acme"):
+        build_status_billing(
+            active_provider="byterover", is_authenticated=True, usages=usages, pinned_team_id=pin
+        )
+
+
+def test_usages_may_be_a_one_shot_iterator() -> None:
+    status = build_status_billing(
+        active_provider="byterover",
+        is_authenticated=True,
+        usages=iter([usage("acme"), usage("home", "FREE")]),
+    )
+    assert isinstance(status, PaidBilling)
+
+
+# --- resolve_billing_team_id -------------------------------------------------------
+
+
+@given(
+    st.lists(organization_ids(), max_size=5), st.one_of(st.none(), st.just(""), organization_ids())
+)
+def test_resolve_billing_team_id_precedence(ids: list[str], pin: str | None) -> None:
+    result = resolve_billing_team_id(paid_organization_ids=ids, pinned_team_id=pin)
+    if pin:
+        assert result == pin
+    elif len(set(ids)) == 1:
+        assert result == ids[0]
+    else:
+        assert result is None
+
+
+def test_resolve_billing_team_id_refuses_a_bare_string() -> None:
+    with pytest.raises(TypeError, match="string"):
+        resolve_billing_team_id(paid_organization_ids="org-1")
+
+
+# --- small helpers -----------------------------------------------------------------
+
+
+@given(st.lists(billing_usages(), max_size=6))
+def test_paid_ids_and_has_paid_team_agree(usages: list[BillingUsage]) -> None:
+    ids = paid_organization_ids(usages)
+    assert ids == frozenset(u.organization_id for u in usages if u.tier != "FREE")
+    assert has_paid_team(usages) == bool(ids)
+
+
+@given(accounts())
+def test_join_restores_the_account_usages(account: Account) -> None:
+    assert join_usages_with_tiers(account.raw_usages(), account.tiers()) == account.usages
+
+
+@given(st.lists(raw_usages(), max_size=5), st.randoms(use_true_random=False))
+def test_join_keeps_the_raw_order_and_defaults_to_free(
+    raws: list[RawUsage], random: Random
+) -> None:
+    tiers = [
+        OrganizationTier(organization_id=r.organization_id, tier="PRO", is_trialing=True)
+        for r in raws[::2]
+    ]
+    random.shuffle(tiers)
+    joined = join_usages_with_tiers(raws, tiers)
+    tiered = {t.organization_id for t in tiers}
+    assert [u.organization_id for u in joined] == [r.organization_id for r in raws]
+    for raw, joined_usage in zip(raws, joined, strict=True):
+        expected = ("PRO", True) if raw.organization_id in tiered else ("FREE", False)
+        assert (joined_usage.tier, joined_usage.is_trialing) == expected
+        assert joined_usage.remaining == raw.remaining
+
+
+def test_join_refuses_conflicting_tier_entries() -> None:
+    raw = [
+        RawUsage(
+            organization_id="acme",
+            organization_name="Acme",
+            organization_status="active",
+            limit=1,
+            add_on_remaining=0,
+            total_limit=1,
+            used=0,
+            remaining=1,
+            percent_used=0,
+            limit_exceeded=False,
+        )
+    ]
+    tiers = [
+        OrganizationTier(organization_id="acme", tier="PRO"),
+        OrganizationTier(organization_id="acme", tier="FREE"),
+    ]
+    with pytest.raises(BillingPayloadError, match="acme"):
+        join_usages_with_tiers(raw, tiers)
+
+
+# --- compute_team_preselection -------------------------------------------------------
+
+
+@given(accounts(), st.one_of(st.none(), organization_ids()))
+def test_preselection_is_none_or_a_paid_team_in_the_list(
+    account: Account, workspace: str | None
+) -> None:
+    paid = paid_organization_ids(account.usages)
+    chosen = compute_team_preselection(
+        teams=account.teams,
+        paid_organization_ids=paid,
+        pinned_team_id=account.pinned_team_id,
+        workspace_team_id=workspace,
+    )
+    team_ids = {t.id for t in account.teams}
+    assert chosen is None or (chosen in team_ids and chosen in paid)
+    pin = account.pinned_team_id
+    if pin and pin in team_ids and pin in paid:
+        assert chosen == pin
+    elif len(team_ids & paid) == 1:
+        assert chosen == next(iter(team_ids & paid))
+    elif workspace and workspace in team_ids & paid:
+        assert chosen == workspace
+    else:
+        assert chosen is None
+
+
+def test_preselection_skips_a_free_pin_and_a_free_workspace() -> None:
+    teams = [Team(id=i, name=i, display_name=i, slug=i) for i in ("a", "b", "c")]
+    assert (
+        compute_team_preselection(
+            teams=teams, paid_organization_ids={"b", "c"}, pinned_team_id="a", workspace_team_id="a"
+        )
+        is None
+    )
+    assert (
+        compute_team_preselection(
+            teams=teams,
+            paid_organization_ids={"b", "c", "zz"},
+            pinned_team_id="zz",
+            workspace_team_id="c",
+        )
+        == "c"
+    )
+
+
+# --- team_choices ----------------------------------------------------------------------
+
+
+@given(accounts())
+def test_team_choices_rows_follow_their_usage(account: Account) -> None:
+    rows = team_choices(
+        teams=account.teams, usages=account.usages, pinned_team_id=account.pinned_team_id
+    )
+    by_id = {u.organization_id: u for u in account.usages}
+    assert [r.team for r in rows] == list(account.teams)
+    for row in rows:
+        known = by_id.get(row.team.id)
+        assert row.usage == known
+        assert row.selectable == (known is not None and known.tier != "FREE")
+        assert row.reason == (
+            None if row.selectable else ("no-usage" if known is None else "free-tier")
+        )
+        assert row.tier == (known.tier if known else None)
+        assert row.is_pinned == (
+            bool(account.pinned_team_id) and row.team.id == account.pinned_team_id
+        )
+    assert sum(r.is_pinned for r in rows) <= 1
+
+
+def test_team_choice_refuses_a_usage_of_another_team() -> None:
+    team = Team(id="acme", name="acme", display_name="Acme", slug="acme")
+    with pytest.raises(ValueError, match="beta"):
+        TeamChoice(team=team, usage=usage("beta"))
+    with pytest.raises(TypeError, match="is_pinned"):
+        TeamChoice(team=team, is_pinned=1)  # type: ignore[arg-type]
+
+
+@given(free_user_limits())
+def test_free_user_limit_numbers_come_from_the_monthly_window(limit: FreeUserLimit) -> None:
+    status = build_status_billing(
+        active_provider="byterover", is_authenticated=True, free_user_limit=limit
+    )
+    assert status == FreeBilling(remaining=limit.monthly.remaining, total=limit.monthly.limit)

@@ -1,0 +1,149 @@
+"""Team matching (spec §7): id, then slug, then name, then display name."""
+
+from __future__ import annotations
+
+import doctest
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import billing_core.teams
+from billing_core import AmbiguousTeamError, Team, TeamNotFoundError
+from billing_core.teams import match_team
+from billing_core.testing.strategies import teams as team_strategy
+
+
+def team(team_id: str, *, name: str = "", display: str = "", slug: str = "") -> Team:
+    return Team(
+        id=team_id,
+        name=name or team_id,
+        display_name=display or name or team_id,
+        slug=slug or name or team_id,
+    )
+
+
+ACME = team("org-1", name="acme", display="Acme Corp", slug="acme-corp")
+BETA = team("org-2", name="beta", display="Beta", slug="b")
+CLASH = team("acme-corp", name="clash", display="Clash", slug="clash")
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(billing_core.teams).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("org-1", ACME),
+        (" org-1 ", ACME),
+        ("acme-corp", CLASH),  # an id beats another team's slug
+        ("ACME-CORP", ACME),  # ids are exact, so this is the slug level
+        ("  acme  ", ACME),
+        ("acme corp", ACME),
+        ("b", BETA),
+        ("BETA", BETA),
+        ("\uff42", None),  # fullwidth b: casefold does not make it ascii
+    ],
+)
+def test_match_examples(query: str, expected: Team | None) -> None:
+    teams = [ACME, BETA, CLASH]
+    if expected is None:
+        with pytest.raises(TeamNotFoundError):
+            match_team(teams, query)
+    else:
+        assert match_team(teams, query) == expected
+
+
+def test_slug_beats_name_and_name_beats_display_name() -> None:
+    by_slug = team("t1", name="x", display="x", slug="shared")
+    by_name = team("t2", name="shared", display="y", slug="t2")
+    by_display = team("t3", name="z", display="Shared", slug="t3")
+    assert match_team([by_display, by_name, by_slug], "shared") == by_slug
+    assert match_team([by_display, by_name], "SHARED") == by_name
+    assert match_team([by_display], "shared") == by_display
+
+
+def test_the_same_team_twice_is_not_ambiguous() -> None:
+    assert match_team([ACME, ACME], "acme") == ACME
+
+
+def test_two_teams_at_one_level_are_ambiguous() -> None:
+    first = team("t1", name="dup", display="Dup One")
+    second = team("t2", name="DUP", display="Dup Two")
+    with pytest.raises(AmbiguousTeamError) as caught:
+        match_team([first, second], "dup")
+    assert caught.value.matches == ("Dup One (id t1)", "Dup Two (id t2)")
+    assert "use the team id" in str(caught.value)
+    assert match_team([first, second], "t2") == second
+
+
+def test_no_match_lists_the_display_names() -> None:
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team([ACME, BETA], "globex")
+    assert caught.value.available == ("Acme Corp", "Beta")
+    assert str(caught.value) == "no team matches 'globex'; available teams: Acme Corp, Beta"
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_a_blank_query_matches_nothing(query: str) -> None:
+    blank = Team(id="t1", name="", display_name="", slug="")
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team([blank, ACME], query)
+    assert caught.value.available == ("t1", "Acme Corp")
+
+
+def test_no_teams_at_all() -> None:
+    with pytest.raises(TeamNotFoundError, match="available teams: none"):
+        match_team([], "acme")
+
+
+def test_a_non_string_query_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        match_team([ACME], None)  # type: ignore[arg-type]
+
+
+# --- the law: the first level with a match decides ----------------------------------------
+
+_FIELDS: tuple[Callable[[Team], str], ...] = (
+    lambda t: t.slug,
+    lambda t: t.name,
+    lambda t: t.display_name,
+)
+
+
+def expected_level(teams: list[Team], query: str) -> list[Team] | None:
+    """The distinct teams at the first matching level, straight from the spec."""
+    wanted = query.strip().casefold()
+    if not wanted:
+        return None
+    levels = [[t for t in teams if t.id == query], [t for t in teams if t.id == query.strip()]]
+    levels += [[t for t in teams if get(t).strip().casefold() == wanted] for get in _FIELDS]
+    for level in levels:
+        if level:
+            return list(dict.fromkeys(level))
+    return None
+
+
+@given(st.lists(team_strategy(), max_size=6), st.data())
+def test_the_first_matching_level_wins(teams: list[Team], data: st.DataObject) -> None:
+    pool = [t.id for t in teams] + [t.slug for t in teams] + [t.name for t in teams]
+    pool += [t.display_name.upper() for t in teams] + ["nobody"]
+    query = data.draw(st.one_of(st.sampled_from(pool), st.text(max_size=6)))
+    query = data.draw(st.sampled_from([query, f" {query} ", query.swapcase()]))
+    expected = expected_level(teams, query)
+    if expected is None:
+        with pytest.raises(TeamNotFoundError):
+            match_team(teams, query)
+    elif len(expected) > 1:
+        with pytest.raises(AmbiguousTeamError):
+            match_team(teams, query)
+    else:
+        assert match_team(teams, query) == expected[0]
+
+
+@given(st.lists(team_strategy(), max_size=6, unique_by=lambda t: t.id))
+def test_a_team_is_always_found_by_its_id(teams: list[Team]) -> None:
+    for wanted in teams:
+        assert match_team(teams, wanted.id) == wanted
