@@ -277,7 +277,7 @@ class TeamPickNeededBilling:
 
 
 def _reason(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value not in _INVALID_PIN_REASONS:
+    if type(value) is not str or value not in _INVALID_PIN_REASONS:
         raise ValueError(f"{attribute.name} must be 'free-tier' or 'not-a-member', not {value!r}")
 
 
@@ -310,7 +310,7 @@ STATUS_BILLING_VARIANTS: Final[tuple[type[StatusBilling], ...]] = (
 
 
 def _part(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value not in _PROBLEM_PARTS:
+    if type(value) is not str or value not in _PROBLEM_PARTS:
         raise ValueError(f"{attribute.name} must be one of {sorted(_PROBLEM_PARTS)}, not {value!r}")
 
 
