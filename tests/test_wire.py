@@ -646,16 +646,6 @@ def test_doctests() -> None:
 
 # --- laws ------------------------------------------------------------------------------
 
-problems = st.builds(
-    Problem,
-    part=st.sampled_from(["usages", "tiers", "free-limit", "pins", "auth"]),
-    message=st.text(max_size=30),
-)
-resolutions = st.builds(
-    BillingResolution,
-    status=st.one_of(st.none(), bst.status_billings()),
-    problems=st.lists(problems, max_size=3),
-)
 models = st.one_of(
     bst.organization_tiers(),
     bst.raw_usages(),
@@ -664,8 +654,8 @@ models = st.one_of(
     bst.free_user_limits(),
     bst.teams(),
     bst.status_billings(),
-    problems,
-    resolutions,
+    bst.problems(),
+    bst.billing_resolutions(),
 )
 
 

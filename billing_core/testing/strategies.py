@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from billing_core.models import (
     FREE_TIER,
+    BillingResolution,
     BillingUsage,
     FreeBilling,
     FreeUserLimit,
@@ -29,6 +30,7 @@ from billing_core.models import (
     OrganizationTier,
     OtherProviderBilling,
     PaidBilling,
+    Problem,
     RawUsage,
     StatusBilling,
     Team,
@@ -39,6 +41,7 @@ from billing_core.testing.account import Account
 __all__ = [
     "KNOWN_TIERS",
     "accounts",
+    "billing_resolutions",
     "billing_usages",
     "credits",
     "free_billings",
@@ -52,6 +55,7 @@ __all__ = [
     "paid_billings",
     "paid_tiers",
     "percents",
+    "problems",
     "raw_usages",
     "status_billings",
     "team_pick_needed_billings",
@@ -289,6 +293,24 @@ def status_billings() -> st.SearchStrategy[StatusBilling]:
         free_billings(),
         team_pick_needed_billings(),
         invalid_pin_billings(),
+    )
+
+
+def problems() -> st.SearchStrategy[Problem]:
+    """Problems reported by a resolve, one per failing part."""
+    return st.builds(
+        Problem,
+        part=st.sampled_from(["usages", "tiers", "free-limit", "pins", "auth"]),
+        message=st.text(max_size=30),
+    )
+
+
+def billing_resolutions() -> st.SearchStrategy[BillingResolution]:
+    """What a resolve returns: a status or ``None``, and problems."""
+    return st.builds(
+        BillingResolution,
+        status=st.one_of(st.none(), status_billings()),
+        problems=st.lists(problems(), max_size=3),
     )
 
 
