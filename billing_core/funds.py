@@ -98,8 +98,7 @@ def _paid_exhausted(
     others = _paid_teams_with_credits(usages, excluding=status.organization_id)
     if not others:
         return InsufficientCreditsError(
-            f"{label} has no credits left, and none of your other paid teams has credits. "
-            f"Top up {label}'s credits to keep going."
+            f"{label} has no credits left. Top up {label}'s credits to keep going."
         )
     return InsufficientCreditsError(
         f"{label} has no credits left. Paid teams with credits: {_listing(others)}. "

@@ -154,10 +154,7 @@ def test_exhausted_paid_team_without_alternatives_says_top_up() -> None:
     status = PaidBilling(organization_id="acme", organization_name="Acme", remaining=-5)
     error = raised(status, usages)
     assert isinstance(error, InsufficientCreditsError)
-    assert str(error) == (
-        "Acme has no credits left, and none of your other paid teams has credits. "
-        "Top up Acme's credits to keep going."
-    )
+    assert str(error) == "Acme has no credits left. Top up Acme's credits to keep going."
 
 
 def test_exhausted_free_credits_with_teams_to_pick_list_them() -> None:
