@@ -14,6 +14,8 @@ from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
 
 if TYPE_CHECKING:
     from billing_core.adapters.memory import (
+        AsyncInMemoryBillingService,
+        AsyncInMemoryTeamService,
         InMemoryBillingService,
         InMemoryPinStore,
         InMemoryTeamService,
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from billing_core.testing.fake_api import FakeBillingApi
 
 _LAZY: dict[str, str] = {
+    "AsyncInMemoryBillingService": "billing_core.adapters.memory",
+    "AsyncInMemoryTeamService": "billing_core.adapters.memory",
     "FakeBillingApi": "billing_core.testing.fake_api",
     "InMemoryBillingService": "billing_core.adapters.memory",
     "InMemoryPinStore": "billing_core.adapters.memory",
@@ -40,6 +44,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_SESSION_KEY",
     "Account",
+    "AsyncInMemoryBillingService",
+    "AsyncInMemoryTeamService",
     "FakeBillingApi",
     "InMemoryBillingService",
     "InMemoryPinStore",

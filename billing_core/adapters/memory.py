@@ -1,0 +1,383 @@
+"""In-memory fakes of every port: fast, deterministic test doubles with fault injection.
+
+The services serve an :class:`~billing_core.testing.Account` the way the real
+upstream would (:class:`~billing_core.testing.FakeBillingApi` does the same over
+HTTP): the session key is checked (a wrong one raises
+:class:`~billing_core.BillingAuthError`), an account without free credits
+answers like a 404, and each call can be made to fail, wait, or stop at a hook.
+
+>>> from billing_core.testing import Account, DEFAULT_SESSION_KEY
+>>> billing = InMemoryBillingService(Account())
+>>> billing.get_usages(DEFAULT_SESSION_KEY)
+()
+>>> billing.calls["usages"], billing.calls["tiers"]
+(1, 1)
+>>> billing.failures["tiers"] = BillingApiError("down", endpoint="/billing/organizations/tiers")
+>>> billing.get_tiers(DEFAULT_SESSION_KEY)
+Traceback (most recent call last):
+  ...
+billing_core.errors.BillingApiError: /billing/organizations/tiers: down
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Final, Literal, Self, TypeAlias, TypeVar
+
+from billing_core.errors import BillingApiError, BillingAuthError
+from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
+from billing_core.resolution import join_usages_with_tiers
+from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
+
+__all__ = [
+    "AsyncInMemoryBillingService",
+    "AsyncInMemoryTeamService",
+    "InMemoryBillingService",
+    "InMemoryPinStore",
+    "InMemoryTeamService",
+    "Part",
+]
+
+Part: TypeAlias = Literal["usages", "tiers", "free-limit", "teams"]
+"""The upstream endpoints, named as :class:`~billing_core.testing.FakeBillingApi` names them.
+
+Keys of ``failures`` and ``calls``; ``get_usages`` counts as one ``usages`` and
+one ``tiers`` call, like the two requests it makes over HTTP.
+"""
+
+_ENDPOINTS: Final[Mapping[str, str]] = {
+    "usages": "/billing/usages",
+    "tiers": "/billing/organizations/tiers",
+    "free-limit": "/billing/usage/free-user/limit",
+    "teams": "/teams",
+}
+_BILLING_PARTS: Final = frozenset({"usages", "tiers", "free-limit"})
+_TEAM_PARTS: Final = frozenset({"teams"})
+
+_T = TypeVar("_T")
+
+
+class InMemoryPinStore:
+    """A :class:`~billing_core.ports.PinStore` in memory, safe to share between threads.
+
+    ``fail_with``, when set, is raised by every read and write (e.g. a
+    :class:`~billing_core.PinStoreError` to play an unreadable pin file);
+    ``on_call`` is called with ``"get"`` or ``"set"`` at the start of each call,
+    in the calling thread (tests use it to hold calls at a barrier). ``reads``
+    and ``writes`` count the calls, failed ones included.
+
+    >>> store = InMemoryPinStore("team-1")
+    >>> store.get_pinned_team_id()
+    'team-1'
+    >>> store.set_pinned_team_id(None)
+    >>> store.team_id is None, store.writes
+    (True, 1)
+    """
+
+    def __init__(
+        self,
+        team_id: str | None = None,
+        *,
+        fail_with: BaseException | None = None,
+        on_call: Callable[[str], object] | None = None,
+    ) -> None:
+        _check_pin(team_id)
+        self._team_id = team_id
+        self._lock = threading.Lock()
+        self.fail_with = fail_with
+        self.on_call = on_call
+        self.reads = 0
+        self.writes = 0
+
+    @property
+    def team_id(self) -> str | None:
+        """The pin as stored (whatever ``fail_with`` says)."""
+        with self._lock:
+            return self._team_id
+
+    def get_pinned_team_id(self) -> str | None:
+        """The pinned team id, or ``None``."""
+        self._enter("get")
+        with self._lock:
+            self.reads += 1
+            self._raise_injected()
+            return self._team_id
+
+    def set_pinned_team_id(self, team_id: str | None) -> None:
+        """Pin ``team_id``, or clear the pin with ``None``."""
+        _check_pin(team_id)
+        self._enter("set")
+        with self._lock:
+            self.writes += 1
+            self._raise_injected()
+            self._team_id = team_id
+
+    def _enter(self, operation: str) -> None:
+        if self.on_call is not None:
+            self.on_call(operation)
+
+    def _raise_injected(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with.with_traceback(None)
+
+    def __repr__(self) -> str:
+        return f"InMemoryPinStore({self.team_id!r})"
+
+
+def _check_pin(team_id: object) -> None:
+    if team_id is not None and not isinstance(team_id, str):
+        raise TypeError(f"team_id must be a string or None, not {type(team_id).__name__}")
+
+
+class _FakeService:
+    """What every in-memory service shares: counters, the hook, faults and the key check."""
+
+    _parts: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        *,
+        session_key: str,
+        delay: float,
+        failures: Mapping[Part, BaseException] | None,
+        on_call: Callable[[str], object] | None,
+    ) -> None:
+        unknown = set(failures or {}) - self._parts
+        if unknown:
+            raise ValueError(
+                f"failures for unknown parts {sorted(unknown)}: use {sorted(self._parts)}"
+            )
+        if delay < 0:
+            raise ValueError(f"delay must not be negative, not {delay!r}")
+        self._session_key = session_key
+        self.delay = delay
+        self.on_call = on_call
+        self.failures: dict[Part, BaseException] = dict(failures or {})
+        """Part -> exception raised by every call of that part (edit freely)."""
+        self.calls: Counter[str] = Counter()
+        """Calls per part so far, failed ones included."""
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def _admit(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
+        """Fail the call as injected or as upstream would, or answer it."""
+        if self.closed:
+            raise RuntimeError(f"{type(self).__name__} is closed")
+        failure = self.failures.get(part)
+        if failure is not None:
+            raise failure.with_traceback(None)
+        if session_key != self._session_key:
+            raise BillingAuthError(
+                "invalid or expired session", endpoint=_ENDPOINTS[part], status_code=401
+            )
+        return answer()
+
+    def _arrive(self, part: Part) -> object:
+        """Count the call and run the hook; returns what the hook returned."""
+        with self._lock:
+            self.calls[part] += 1
+        return None if self.on_call is None else self.on_call(part)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(calls={dict(self.calls)!r}, closed={self.closed!r})"
+
+
+class _SyncFlavour(_FakeService):
+    """The sync flavour: the hook runs in the calling thread, the delay blocks it."""
+
+    def _call(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
+        self._arrive(part)
+        if self.delay:
+            time.sleep(self.delay)
+        return self._admit(part, session_key, answer)
+
+    def close(self) -> None:
+        """Mark the service closed: later calls raise ``RuntimeError``."""
+        self.closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _AsyncFlavour(_FakeService):
+    """The async flavour: a hook returning an awaitable is awaited; the delay sleeps."""
+
+    async def _call(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
+        hooked = self._arrive(part)
+        if inspect.isawaitable(hooked):
+            await hooked
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self._admit(part, session_key, answer)
+
+    async def aclose(self) -> None:
+        """Mark the service closed: later calls raise ``RuntimeError``."""
+        self.closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _BillingData(_FakeService):
+    """The billing endpoints' answers, taken from an account unless given."""
+
+    _parts = _BILLING_PARTS
+
+    def __init__(
+        self,
+        account: Account | None = None,
+        *,
+        raw_usages: Iterable[RawUsage] | None = None,
+        tiers: Iterable[OrganizationTier] | None = None,
+        session_key: str = DEFAULT_SESSION_KEY,
+        delay: float = 0.0,
+        failures: Mapping[Part, BaseException] | None = None,
+        on_call: Callable[[str], object] | None = None,
+    ) -> None:
+        super().__init__(session_key=session_key, delay=delay, failures=failures, on_call=on_call)
+        account = Account() if account is None else account
+        self.raw_usages: tuple[RawUsage, ...] = tuple(
+            account.raw_usages() if raw_usages is None else raw_usages
+        )
+        self.tiers: tuple[OrganizationTier, ...] = tuple(
+            account.tiers() if tiers is None else tiers
+        )
+        self.free_user_limit: FreeUserLimit | None = account.free_user_limit
+        """``None`` answers like upstream's 404 for an account without free credits."""
+
+    def _raw_usages(self) -> tuple[RawUsage, ...]:
+        return self.raw_usages
+
+    def _tiers(self) -> tuple[OrganizationTier, ...]:
+        return self.tiers
+
+    def _free_user_limit(self) -> FreeUserLimit:
+        if self.free_user_limit is None:
+            raise BillingApiError(
+                "no free-user limit for this account",
+                endpoint=_ENDPOINTS["free-limit"],
+                status_code=404,
+            )
+        return self.free_user_limit
+
+
+class InMemoryBillingService(_BillingData, _SyncFlavour):
+    """A :class:`~billing_core.ports.BillingService` serving ``account`` from memory.
+
+    ``raw_usages`` and ``tiers`` replace what the account says (e.g. to serve a
+    tier entry for an unknown organisation); ``free_user_limit`` comes from the
+    account (an attribute: change it freely). ``session_key`` is the only key
+    accepted. Each call counts itself in ``calls``, runs ``on_call(part)`` in
+    the calling thread, sleeps ``delay`` seconds, then raises
+    ``failures[part]`` if set. ``get_usages`` makes its two calls one after
+    the other.
+    """
+
+    def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
+        """The account's usages before the tier join."""
+        return self._call("usages", session_key, self._raw_usages)
+
+    def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
+        """The account's tier entries (FREE organisations have none)."""
+        return self._call("tiers", session_key, self._tiers)
+
+    def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
+        """The account's free credits; raises a 404 ``BillingApiError`` when it has none."""
+        return self._call("free-limit", session_key, self._free_user_limit)
+
+    def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
+        """Raw usages joined with tiers."""
+        raw = self.get_raw_usages(session_key)
+        return join_usages_with_tiers(raw, self.get_tiers(session_key))
+
+
+class AsyncInMemoryBillingService(_BillingData, _AsyncFlavour):
+    """The async twin of :class:`InMemoryBillingService`.
+
+    ``on_call(part)`` may return an awaitable, which is awaited (tests meet at
+    a barrier this way); ``get_usages`` makes its two calls concurrently.
+    """
+
+    async def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
+        """The account's usages before the tier join."""
+        return await self._call("usages", session_key, self._raw_usages)
+
+    async def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
+        """The account's tier entries (FREE organisations have none)."""
+        return await self._call("tiers", session_key, self._tiers)
+
+    async def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
+        """The account's free credits; raises a 404 ``BillingApiError`` when it has none."""
+        return await self._call("free-limit", session_key, self._free_user_limit)
+
+    async def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
+        """Raw usages joined with tiers, both fetched concurrently."""
+        raw, tiers = await asyncio.gather(
+            self.get_raw_usages(session_key), self.get_tiers(session_key)
+        )
+        return join_usages_with_tiers(raw, tiers)
+
+
+class _TeamData(_FakeService):
+    """The team endpoint's answer, taken from an account unless given."""
+
+    _parts = _TEAM_PARTS
+
+    def __init__(
+        self,
+        account: Account | None = None,
+        *,
+        teams: Iterable[Team] | None = None,
+        session_key: str = DEFAULT_SESSION_KEY,
+        delay: float = 0.0,
+        failures: Mapping[Part, BaseException] | None = None,
+        on_call: Callable[[str], object] | None = None,
+    ) -> None:
+        super().__init__(session_key=session_key, delay=delay, failures=failures, on_call=on_call)
+        account = Account() if account is None else account
+        self.teams: tuple[Team, ...] = tuple(account.teams if teams is None else teams)
+
+    def _teams(self) -> tuple[Team, ...]:
+        return self.teams
+
+
+class InMemoryTeamService(_TeamData, _SyncFlavour):
+    """A :class:`~billing_core.ports.TeamService` serving ``account.teams`` (or ``teams``).
+
+    The session key, ``delay``, ``failures`` (key ``"teams"``), ``on_call`` and
+    ``calls`` work as in :class:`InMemoryBillingService`.
+    """
+
+    def list_teams(self, session_key: str) -> tuple[Team, ...]:
+        """Every team of the account."""
+        return self._call("teams", session_key, self._teams)
+
+
+class AsyncInMemoryTeamService(_TeamData, _AsyncFlavour):
+    """The async twin of :class:`InMemoryTeamService`."""
+
+    async def list_teams(self, session_key: str) -> tuple[Team, ...]:
+        """Every team of the account."""
+        return await self._call("teams", session_key, self._teams)
