@@ -1,0 +1,101 @@
+"""Gate a (pretend) LLM call on the funds guard, as a CLI embedding billing_core would.
+
+    python examples/gate_llm_call.py [--project DIR] PROMPT
+
+Prints the billing line first, then either the model's answer or why the
+request was refused (exit 3). With ``BRV_BILLING_BASE_URL`` and
+``BRV_SESSION_KEY`` unset it runs against the built-in fake API and a temporary
+project; ``--scenario`` then picks the situation to show:
+
+- ``ok``: the paid team pays (the default);
+- ``exhausted``: the paid team has no credits left;
+- ``free-pin``: the project is pinned to a FREE-tier team.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import billing_core as bc
+
+EXIT_REFUSED = 3
+EXIT_UNAVAILABLE = 5
+
+
+def pretend_llm_call(prompt: str) -> str:
+    """Stands in for the real request, which the billing server would charge."""
+    return f"(model) You asked: {prompt!r}. Here is a thoughtful answer."
+
+
+def gated_call(prompt: str, *, project: Path, base_url: str, session_key: str) -> int:
+    """Resolve who pays, print it, and call the model only if the payer can pay."""
+    pins = bc.FilePinStore(project.resolve() / ".brv")
+    with bc.HttpBillingService(base_url) as billing:
+        resolution = bc.resolve_billing(
+            active_provider="byterover", session_key=session_key, billing=billing, pins=pins
+        )
+        for problem in resolution.problems:
+            print(f"warning: {problem.part}: {problem.message}", file=sys.stderr)
+        status = resolution.status
+        if status is None:
+            print("error: billing is unavailable; not calling the model", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        print(bc.format_billing_line(status))
+        # The usages only improve the advice (which other teams still have
+        # credits), so they are fetched only when the guard is about to refuse.
+        refusing = bc.is_billing_exhausted(status) or isinstance(status, bc.InvalidPinBilling)
+        usages = billing.get_usages(session_key) if refusing else ()
+    try:
+        bc.ensure_billing_funds(status, usages=usages)
+    except bc.InsufficientCreditsError as exc:
+        print(f"refused: out of credits: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except bc.InvalidPinError as exc:
+        print(f"refused: invalid billing pin: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(pretend_llm_call(prompt))
+    return 0
+
+
+@contextlib.contextmanager
+def _fake_upstream(scenario: str) -> Iterator[tuple[str, str, Path]]:
+    from billing_core.testing import FakeBillingApi
+    from billing_core.testing.sample import SIDE_PROJECT_TEAM_ID, sample_account
+
+    account = sample_account(acme_remaining=0 if scenario == "exhausted" else 12_400)
+    with tempfile.TemporaryDirectory() as project, FakeBillingApi(account) as api:
+        if scenario == "free-pin":
+            pins = bc.FilePinStore(Path(project).resolve() / ".brv")
+            pins.set_pinned_team_id(SIDE_PROJECT_TEAM_ID)
+        yield api.base_url, api.session_key, Path(project)
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("prompt", nargs="?", default="What is a billing pin?")
+    parser.add_argument("--project", type=Path, default=Path.cwd())
+    parser.add_argument(
+        "--scenario",
+        choices=("ok", "exhausted", "free-pin"),
+        default="ok",
+        help="the fake account's situation (only without BRV_* settings)",
+    )
+    args = parser.parse_args(argv)
+    base_url = os.environ.get("BRV_BILLING_BASE_URL")
+    session_key = os.environ.get("BRV_SESSION_KEY")
+    if base_url and session_key:
+        return gated_call(
+            args.prompt, project=args.project, base_url=base_url, session_key=session_key
+        )
+    with _fake_upstream(args.scenario) as (fake_url, fake_key, project):
+        return gated_call(args.prompt, project=project, base_url=fake_url, session_key=fake_key)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,708 @@
+"""The ``billing-core`` command line, end to end against the loopback fake API.
+
+A handful of cases run the installed console script in a subprocess (what a
+user or an agent runs); the finer checks call ``main(argv)`` in-process, which
+exercises the same code without paying a process start-up each.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+import pytest
+
+from billing_core import cli
+from billing_core.models import BillingUsage, Team
+from billing_core.testing import Account, FakeBillingApi
+from billing_core.testing.sample import ACME_TEAM_ID, SIDE_PROJECT_TEAM_ID, sample_account
+
+SESSION_KEY = "sk-live-CLI-SECRET-5e1d0c9b"
+ANSI_ESCAPE = "\x1b["
+ACME_LINE = "Billing: Acme Corp (12,400 credits, PRO)"
+
+
+def _script() -> list[str]:
+    found = shutil.which("billing-core")
+    if found is None:
+        found = str(Path(sys.executable).parent / "billing-core")
+    return [found]
+
+
+@attrs.frozen
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def assert_clean(self) -> None:
+        """No traceback and no session key, wherever the run ended."""
+        assert "Traceback" not in self.err
+        assert SESSION_KEY not in self.out
+        assert SESSION_KEY not in self.err
+
+    def error_line(self) -> str:
+        """The one error line an expected failure prints."""
+        lines = [line for line in self.err.splitlines() if line.startswith("billing-core: error:")]
+        assert len(lines) == 1, self.err
+        return lines[0]
+
+
+class RunScript(Protocol):
+    def __call__(
+        self, *argv: str, env_overrides: dict[str, str | None] | None = None
+    ) -> Result: ...
+
+
+class Run(Protocol):
+    def __call__(self, *argv: str, tty: bool = False) -> Result: ...
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[FakeBillingApi]:
+    with FakeBillingApi(sample_account(), session_key=SESSION_KEY) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_api(api: FakeBillingApi) -> None:
+    api.account = sample_account()
+    api.reset_faults()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    directory = tmp_path / "project"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def env(api: FakeBillingApi) -> dict[str, str]:
+    """The environment of a signed-in user of the fake API, without stray settings."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("BRV_") and k not in ("NO_COLOR", "TERM")
+    }
+    return {**base, "BRV_BILLING_BASE_URL": api.base_url, "BRV_SESSION_KEY": SESSION_KEY}
+
+
+@pytest.fixture
+def run_script(env: dict[str, str], project: Path) -> RunScript:
+    def run(*argv: str, env_overrides: dict[str, str | None] | None = None) -> Result:
+        environ = dict(env)
+        for name, value in (env_overrides or {}).items():
+            if value is None:
+                environ.pop(name, None)
+            else:
+                environ[name] = value
+        done = subprocess.run(
+            [*_script(), *argv],
+            env=environ,
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        result = Result(done.returncode, done.stdout, done.stderr)
+        result.assert_clean()
+        return result
+
+    return run
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def run(
+    env: dict[str, str],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Run:
+    """Call ``main(argv)`` in-process, in ``project``, with ``env``; return a Result."""
+    for name in list(os.environ):
+        if name.startswith("BRV_") or name in ("NO_COLOR", "TERM"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(project)
+
+    def invoke(*argv: str, tty: bool = False) -> Result:
+        if tty:
+            terminal = _Terminal()
+            with monkeypatch.context() as patch:
+                patch.setattr(sys, "stdout", terminal)
+                code = cli.main(list(argv))
+            captured = capsys.readouterr()
+            result = Result(code, terminal.getvalue(), captured.err)
+        else:
+            code = cli.main(list(argv))
+            captured = capsys.readouterr()
+            result = Result(code, captured.out, captured.err)
+        result.assert_clean()
+        return result
+
+    return invoke
+
+
+def _pin_file(project: Path) -> Path:
+    return project / ".brv" / "brv-provider.json"
+
+
+def _write_pin(project: Path, team_id: str) -> None:
+    _pin_file(project).parent.mkdir(exist_ok=True)
+    _pin_file(project).write_text(json.dumps({"billing": {"pinnedTeamId": team_id}}))
+
+
+def _usage(org_id: str, name: str, *, tier: str, remaining: int = 500) -> BillingUsage:
+    return BillingUsage(
+        organization_id=org_id,
+        organization_name=name,
+        organization_status="active",
+        limit=1_000,
+        add_on_remaining=0,
+        total_limit=1_000,
+        used=1_000 - remaining,
+        remaining=remaining,
+        percent_used=100 * (1_000 - remaining) / 1_000,
+        limit_exceeded=remaining <= 0,
+        tier=tier,
+    )
+
+
+def _two_paid_teams() -> Account:
+    sample = sample_account()
+    beta = Team(id="org-beta", name="beta", display_name="Beta", slug="beta")
+    return attrs.evolve(
+        sample,
+        teams=(*sample.teams, beta),
+        usages=(*sample.usages, _usage("org-beta", "Beta", tier="TEAM", remaining=900)),
+    )
+
+
+# --- the installed console script (subprocess) -------------------------------
+
+
+def test_module_entry_point_prints_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "billing_core", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: billing-core")
+    for command in ("status", "teams", "pin", "demo"):
+        assert command in done.stdout
+    assert "BRV_BILLING_BASE_URL" in done.stdout
+
+
+def test_script_status_prints_the_billing_line_without_colour(run_script: RunScript) -> None:
+    result = run_script("status")
+    assert (result.code, result.out, result.err) == (0, ACME_LINE + "\n", "")
+    assert ANSI_ESCAPE not in result.out
+
+
+def test_script_status_json(run_script: RunScript) -> None:
+    result = run_script("status", "--json")
+    assert result.code == 0
+    assert json.loads(result.out) == {
+        "status": {
+            "source": "paid",
+            "organizationId": ACME_TEAM_ID,
+            "organizationName": "Acme Corp",
+            "remaining": 12_400,
+            "total": 20_000,
+            "tier": "PRO",
+        },
+        "problems": [],
+    }
+
+
+def test_script_teams_json(run_script: RunScript) -> None:
+    result = run_script("teams", "--json")
+    assert result.code == 0
+    rows = json.loads(result.out)
+    assert [row["team"]["id"] for row in rows] == [ACME_TEAM_ID, SIDE_PROJECT_TEAM_ID]
+    acme, side = rows
+    assert acme == {
+        "team": {
+            "id": ACME_TEAM_ID,
+            "name": "acme",
+            "displayName": "Acme Corp",
+            "slug": "acme",
+            "isDefault": True,
+        },
+        "tier": "PRO",
+        "remaining": 12_400,
+        "total": 20_000,
+        "selectable": True,
+        "reason": None,
+        "pinned": False,
+        "preselected": True,
+    }
+    assert (side["tier"], side["selectable"], side["reason"]) == ("FREE", False, "free-tier")
+    assert (side["pinned"], side["preselected"]) == (False, False)
+
+
+def test_script_pin_then_status_then_clear(run_script: RunScript, project: Path) -> None:
+    pinned = run_script("pin", "ACME")
+    assert pinned.code == 0
+    assert "Pinned Acme Corp" in pinned.out
+    assert json.loads(_pin_file(project).read_text()) == {"billing": {"pinnedTeamId": ACME_TEAM_ID}}
+
+    status = run_script("status", "--json")
+    assert json.loads(status.out)["status"]["organizationId"] == ACME_TEAM_ID
+
+    cleared = run_script("pin", "--clear")
+    assert cleared.code == 0
+    assert ACME_TEAM_ID in cleared.out
+    assert json.loads(_pin_file(project).read_text()) == {}
+
+
+def test_script_refuses_to_pin_a_free_tier_team(run_script: RunScript, project: Path) -> None:
+    result = run_script("pin", "side-project")
+    assert result.code == cli.EXIT_USAGE
+    assert "Side Project" in result.error_line() or "side-project" in result.error_line()
+    assert result.out == ""
+    assert not _pin_file(project).exists()
+
+
+def test_script_require_funds_when_exhausted(api: FakeBillingApi, run_script: RunScript) -> None:
+    api.account = sample_account(acme_remaining=0)
+    result = run_script("status", "--require-funds")
+    assert result.code == cli.EXIT_NO_FUNDS
+    assert result.out == "Billing: Acme Corp (0 credits, PRO)\n"
+    assert "Acme Corp has no credits left" in result.error_line()
+
+
+def test_script_not_signed_in(run_script: RunScript) -> None:
+    result = run_script("status", env_overrides={"BRV_SESSION_KEY": None})
+    assert result.code == cli.EXIT_NOT_SIGNED_IN
+    assert "BRV_SESSION_KEY" in result.error_line()
+    assert result.out == ""
+
+
+def test_script_session_refused_upstream(run_script: RunScript) -> None:
+    result = run_script("teams", env_overrides={"BRV_SESSION_KEY": "sk-expired"})
+    assert result.code == cli.EXIT_NOT_SIGNED_IN
+    assert "not signed in" in result.error_line()
+
+
+def test_script_without_base_url_is_bad_usage(run_script: RunScript) -> None:
+    result = run_script("status", env_overrides={"BRV_BILLING_BASE_URL": None})
+    assert result.code == cli.EXIT_USAGE
+    assert "BRV_BILLING_BASE_URL is not set" in result.error_line()
+
+
+def test_script_upstream_down(run_script: RunScript, dead_url: str) -> None:
+    result = run_script("status", env_overrides={"BRV_BILLING_BASE_URL": dead_url})
+    assert result.code == cli.EXIT_UNAVAILABLE
+    assert "unavailable" in result.error_line()
+    assert result.out == ""
+
+
+def test_script_argparse_errors_exit_2(run_script: RunScript) -> None:
+    result = run_script("status", "--bogus")
+    assert result.code == cli.EXIT_USAGE
+    assert "unrecognized arguments: --bogus" in result.error_line()
+
+
+def test_script_demo_runs_to_completion(run_script: RunScript) -> None:
+    result = run_script(
+        "demo", env_overrides={"BRV_BILLING_BASE_URL": None, "BRV_SESSION_KEY": None}
+    )
+    assert result.code == 0, result.out + result.err
+    assert result.err == ""
+    out = result.out
+    # Every step, in order, with what it showed.
+    steps = [
+        "$ billing-core status",
+        ACME_LINE,
+        "$ billing-core teams",
+        "Side Project",
+        "$ billing-core pin side-project",
+        "(exit 2)",
+        "$ billing-core pin acme",
+        "Pinned Acme Corp",
+        "$ billing-core status --require-funds",
+        "Billing: Acme Corp (0 credits, PRO)",
+        "Acme Corp has no credits left",
+        "(exit 3)",
+        "$ billing-core pin --clear",
+        "Done:",
+    ]
+    position = 0
+    for expected in steps:
+        found = out.find(expected, position)
+        assert found >= 0, f"{expected!r} missing after position {position}:\n{out}"
+        position = found + len(expected)
+    assert ANSI_ESCAPE not in out
+    assert "test-session-key" not in out
+
+
+def test_demo_ignores_the_real_settings(
+    run: Run, monkeypatch: pytest.MonkeyPatch, dead_url: str
+) -> None:
+    monkeypatch.setenv("BRV_BILLING_BASE_URL", dead_url)
+    monkeypatch.setenv("BRV_SESSION_KEY", "sk-bad\tkey")
+    monkeypatch.setenv("BRV_ACTIVE_PROVIDER", "openai")
+    result = run("demo")
+    assert result.code == 0, result.out + result.err
+    assert "(exit 3)" in result.out
+    assert "sk-bad" not in result.out
+
+
+# --- in-process: status ----------------------------------------------------------
+
+
+def test_status_is_coloured_by_tone_on_a_terminal(run: Run) -> None:
+    result = run("status", tty=True)
+    assert result.code == 0
+    assert result.out == f"\x1b[32m{ACME_LINE}\x1b[0m\n"  # ok: green
+
+
+def test_status_tone_follows_the_credits(api: FakeBillingApi, run: Run) -> None:
+    api.account = sample_account(acme_remaining=1_000)  # 5 % of 20,000 left: warn
+    result = run("status", tty=True)
+    assert result.out.startswith("\x1b[33mBilling: Acme Corp (1,000 credits, PRO)")
+
+
+def test_no_color_disables_colour_even_on_a_terminal(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = run("status", tty=True)
+    assert result.out == ACME_LINE + "\n"
+
+
+def test_status_with_a_pin_to_a_paid_team(api: FakeBillingApi, run: Run, project: Path) -> None:
+    api.account = _two_paid_teams()
+    _write_pin(project, "org-beta")
+    result = run("status")
+    assert (result.code, result.out) == (0, "Billing: Beta (900 credits, TEAM)\n")
+
+
+def test_status_needs_a_pick_with_two_paid_teams(api: FakeBillingApi, run: Run) -> None:
+    api.account = _two_paid_teams()
+    result = run("status", "--json")
+    status = json.loads(result.out)["status"]
+    assert result.code == 0
+    assert status["source"] == "needs-pick"
+    assert [c["organizationName"] for c in status["candidates"]] == ["Acme Corp", "Beta"]
+    assert (status["remaining"], status["total"]) == (950, 1_000)
+
+
+def test_require_funds_passes_when_there_are_credits(run: Run) -> None:
+    result = run("status", "--require-funds")
+    assert (result.code, result.out, result.err) == (0, ACME_LINE + "\n", "")
+
+
+def test_require_funds_names_the_other_paid_teams(api: FakeBillingApi, run: Run) -> None:
+    account = _two_paid_teams()
+    acme = sample_account(acme_remaining=0).usages[0]
+    api.account = attrs.evolve(account, usages=(acme, *account.usages[1:]))
+    _pin = "org-acme-7f3a"
+    run("pin", _pin)
+    result = run("status", "--require-funds")
+    assert result.code == cli.EXIT_NO_FUNDS
+    assert "Beta (900 credits)" in result.error_line()
+
+
+def test_require_funds_refuses_an_invalid_pin(run: Run, project: Path) -> None:
+    _write_pin(project, SIDE_PROJECT_TEAM_ID)
+    plain = run("status")
+    assert plain.code == 0  # an invalid pin is a resolved status...
+    assert "Side Project" in plain.out
+    guarded = run("status", "--require-funds")
+    assert guarded.code == cli.EXIT_NO_FUNDS  # ...that cannot pay
+    assert "FREE tier" in guarded.error_line()
+
+
+def test_require_funds_exits_3_for_exhausted_free_credits(api: FakeBillingApi, run: Run) -> None:
+    sample = sample_account()
+    assert sample.free_user_limit is not None
+    exhausted = attrs.evolve(
+        sample.free_user_limit.monthly,
+        remaining=0,
+        used=1_000,
+        limit_exceeded=True,
+    )
+    api.account = attrs.evolve(
+        sample,
+        usages=sample.usages[1:],  # only the free team: personal credits pay
+        free_user_limit=attrs.evolve(sample.free_user_limit, monthly=exhausted),
+    )
+    result = run("status", "--require-funds")
+    assert result.code == cli.EXIT_NO_FUNDS
+    assert result.out == "Billing: Personal free credits (0 / 1,000)\n"
+    assert "Upgrade" in result.error_line()
+
+
+def test_status_json_when_not_signed_in(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BRV_SESSION_KEY")
+    result = run("status", "--json")
+    assert result.code == cli.EXIT_NOT_SIGNED_IN
+    body = json.loads(result.out)
+    assert body["status"] is None
+    assert [p["part"] for p in body["problems"]] == ["auth"]
+
+
+def test_status_json_when_the_session_is_refused(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRV_SESSION_KEY", "sk-expired")
+    result = run("status", "--json")
+    assert result.code == cli.EXIT_NOT_SIGNED_IN
+    assert json.loads(result.out)["status"] is None
+    assert "sk-expired" not in result.out + result.err
+
+
+def test_status_json_when_usages_fail(api: FakeBillingApi, run: Run) -> None:
+    api.fail("usages", status=500)
+    result = run("status", "--json")
+    assert result.code == cli.EXIT_UNAVAILABLE
+    body = json.loads(result.out)
+    assert body["status"] is None
+    assert "usages" in [p["part"] for p in body["problems"]]
+    assert "unavailable" in result.error_line()
+
+
+def test_tiers_down_with_a_pin_still_names_the_team(
+    api: FakeBillingApi, run: Run, project: Path
+) -> None:
+    _write_pin(project, ACME_TEAM_ID)
+    api.fail("tiers", status=503)
+    result = run("status")
+    assert result.code == 0
+    assert result.out == "Billing: Acme Corp (12,400 credits)\n"
+    assert "billing-core: warning: tiers:" in result.err
+
+
+def test_free_limit_down_is_a_warning(api: FakeBillingApi, run: Run) -> None:
+    api.account = attrs.evolve(sample_account(), usages=sample_account().usages[1:])
+    api.fail("free-limit", status=500)
+    result = run("status")
+    assert (result.code, result.out) == (0, "Billing: Personal free credits\n")
+    assert "billing-core: warning: free-limit:" in result.err
+
+
+def test_other_provider(run: Run) -> None:
+    result = run("--provider", "openai", "status")
+    assert (result.code, result.out) == (0, "Using openai\n")
+
+
+def test_provider_from_the_environment(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRV_ACTIVE_PROVIDER", "anthropic")
+    assert run("status").out == "Using anthropic\n"
+    # The option wins over the environment, before or after the subcommand.
+    assert run("status", "--provider", "byterover").out == ACME_LINE + "\n"
+
+
+def test_corrupt_pin_file_is_a_warning_not_a_failure(run: Run, project: Path) -> None:
+    _pin_file(project).parent.mkdir()
+    _pin_file(project).write_text("{not json")
+    result = run("status")
+    assert (result.code, result.out) == (0, ACME_LINE + "\n")
+    assert "billing-core: warning: pins:" in result.err
+    assert "corrupt" in result.err
+
+
+def test_pin_over_a_corrupt_file_keeps_a_backup(run: Run, project: Path) -> None:
+    _pin_file(project).parent.mkdir()
+    _pin_file(project).write_text("{not json")
+    result = run("pin", "acme")
+    assert result.code == 0
+    assert json.loads(_pin_file(project).read_text()) == {"billing": {"pinnedTeamId": ACME_TEAM_ID}}
+    backups = list(_pin_file(project).parent.glob("brv-provider.json.corrupt-*"))
+    assert [b.read_text() for b in backups] == ["{not json"]
+    assert str(backups[0]) in result.err
+
+
+def test_pin_keeps_other_keys_of_the_pin_file(run: Run, project: Path) -> None:
+    _pin_file(project).parent.mkdir()
+    _pin_file(project).write_text(json.dumps({"activeProvider": "byterover", "billing": {"x": 1}}))
+    assert run("pin", "Acme Corp").code == 0
+    assert json.loads(_pin_file(project).read_text()) == {
+        "activeProvider": "byterover",
+        "billing": {"x": 1, "pinnedTeamId": ACME_TEAM_ID},
+    }
+
+
+def test_bad_base_url_is_bad_usage(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRV_BILLING_BASE_URL", "http://billing.example.com/api/v1")
+    result = run("status")
+    assert result.code == cli.EXIT_USAGE
+    assert "https://" in result.error_line()
+
+
+def test_session_key_with_control_characters_is_refused(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRV_SESSION_KEY", SESSION_KEY + "\r\nX-Evil: 1")
+    for argv in (["status"], ["teams"], ["pin", "acme"]):
+        result = run(*argv)
+        assert result.code == cli.EXIT_USAGE, argv
+        assert "control characters" in result.error_line()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--project", "missing-dir", "status"], "does not exist"),
+        (["status", "--project", "file.txt"], "is not a directory"),
+        (["pin"], "give a TEAM or --clear"),
+        (["pin", "acme", "--clear"], "give a TEAM or --clear"),
+        (["--timeout", "0", "status"], "positive number of seconds"),
+        (["teams", "--require-funds"], "unrecognized arguments"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_bad_usage(run: Run, project: Path, argv: list[str], message: str) -> None:
+    (project / "file.txt").write_text("")
+    result = run(*argv)
+    assert result.code == cli.EXIT_USAGE
+    assert message in result.error_line()
+
+
+def test_help_and_version(run: Run) -> None:
+    assert run("--version").out.startswith("billing-core ")
+    helped = run("pin", "--help")
+    assert helped.code == 0
+    assert "--clear" in helped.out
+
+
+# --- in-process: teams and pin ----------------------------------------------------
+
+
+def test_teams_table(run: Run, project: Path) -> None:
+    _write_pin(project, ACME_TEAM_ID)
+    result = run("teams")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["TEAM", "SLUG", "CREDITS", "TIER", "STATE"]
+    assert lines[1].split() == [
+        *(">", "Acme", "Corp", "acme", "12.4k", "/", "20k", "PRO"),
+        *("pinned,", "selectable"),
+    ]
+    assert lines[2].split()[:6] == ["Side", "Project", "side-project", "500", "/", "500"]
+    assert lines[2].endswith("not selectable: FREE tier")
+
+
+def test_teams_colours_the_credits_by_tone_on_a_terminal(run: Run) -> None:
+    out = run("teams", tty=True).out
+    assert "\x1b[32m12.4k / 20k" in out  # ok: green
+    assert "\x1b[32m500 / 500" in out
+
+
+def test_teams_marks_a_free_tier_pin_and_suggests_nothing_with_two_paid(
+    api: FakeBillingApi, run: Run, project: Path
+) -> None:
+    api.account = _two_paid_teams()
+    _write_pin(project, SIDE_PROJECT_TEAM_ID)
+    rows = json.loads(run("teams", "--json").out)
+    assert [(r["team"]["slug"], r["pinned"], r["preselected"]) for r in rows] == [
+        ("acme", False, False),
+        ("side-project", True, False),
+        ("beta", False, False),
+    ]
+
+
+def test_teams_with_a_team_billing_does_not_know(api: FakeBillingApi, run: Run) -> None:
+    sample = sample_account()
+    ghost = Team(id="org-ghost", name="ghost", display_name="Ghost", slug="ghost")
+    api.account = attrs.evolve(sample, teams=(*sample.teams, ghost))
+    rows = json.loads(run("teams", "--json").out)
+    ghost_row = rows[-1]
+    assert (ghost_row["tier"], ghost_row["remaining"], ghost_row["total"]) == (None, None, None)
+    assert (ghost_row["selectable"], ghost_row["reason"]) == (False, "no-usage")
+    assert "no usage reported" in run("teams").out
+
+
+def test_teams_upstream_failures(
+    api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.fail("teams", status=500)
+    down = run("teams")
+    assert down.code == cli.EXIT_UNAVAILABLE
+    assert down.out == ""
+    assert "cannot list teams" in down.error_line()
+
+    api.reset_faults()
+    monkeypatch.delenv("BRV_SESSION_KEY")
+    assert run("teams").code == cli.EXIT_NOT_SIGNED_IN
+
+
+def test_team_base_url_is_used_for_teams(
+    api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch, dead_url: str
+) -> None:
+    monkeypatch.setenv("BRV_TEAM_BASE_URL", dead_url)
+    result = run("teams")
+    assert result.code == cli.EXIT_UNAVAILABLE
+
+
+def test_pin_unknown_and_ambiguous_teams(api: FakeBillingApi, run: Run, project: Path) -> None:
+    unknown = run("pin", "globex")
+    assert unknown.code == cli.EXIT_USAGE
+    assert "no team matches 'globex'" in unknown.error_line()
+
+    sample = sample_account()
+    twin = Team(id="org-acme-2", name="acme-two", display_name="Acme Corp", slug="acme-two")
+    api.account = attrs.evolve(sample, teams=(*sample.teams, twin))
+    ambiguous = run("pin", "acme corp")
+    assert ambiguous.code == cli.EXIT_USAGE
+    assert "several teams" in ambiguous.error_line()
+    assert not _pin_file(project).exists()
+
+
+def test_pin_upstream_failures(
+    api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.fail("teams", status=503)
+    assert run("pin", "acme").code == cli.EXIT_UNAVAILABLE
+    api.reset_faults()
+    monkeypatch.setenv("BRV_SESSION_KEY", "sk-expired")
+    assert run("pin", "acme").code == cli.EXIT_NOT_SIGNED_IN
+    monkeypatch.delenv("BRV_SESSION_KEY")
+    assert run("pin", "--clear").code == cli.EXIT_NOT_SIGNED_IN
+
+
+def test_clear_without_a_pin(run: Run, project: Path) -> None:
+    result = run("pin", "--clear")
+    assert result.code == 0
+    assert "nothing to clear" in result.out
+    assert not _pin_file(project).exists()
+
+
+def test_unexpected_errors_are_one_line_without_the_key(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"boom with {SESSION_KEY}")
+
+    monkeypatch.setattr(cli, "team_choices", explode)
+    result = run("teams")  # assert_clean: no key, no traceback
+    assert result.code == cli.EXIT_UNEXPECTED
+    assert "unexpected RuntimeError: boom with ***" in result.error_line()
+
+
+def test_library_log_records_do_not_leak_to_stderr(run: Run, project: Path) -> None:
+    _pin_file(project).parent.mkdir()
+    _pin_file(project).write_text("[]")
+    result = run("teams")
+    warnings = [line for line in result.err.splitlines() if line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("billing-core: warning: pins:")

@@ -1,0 +1,83 @@
+"""The examples run as documented: each in its own interpreter, with no settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(*argv: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # No BRV_* settings: every example then starts the built-in fake API.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRV_")}
+    env.update(extra_env or {})
+    done = subprocess.run(
+        [sys.executable, *argv],
+        env=env,
+        cwd=EXAMPLES.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_async_agent_resolves_every_project_over_one_pool() -> None:
+    done = _run(str(EXAMPLES / "async_agent.py"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split(maxsplit=1) == [
+        "no-pin",
+        "Billing: Acme Corp (12,400 credits, PRO)  [ok]",
+    ]
+    assert lines[1].split(maxsplit=1) == [
+        "pinned-acme",
+        "Billing: Acme Corp (12,400 credits, PRO)  [ok]",
+    ]
+    assert lines[2].startswith("pinned-free")
+    assert "Side Project" in lines[2]
+    assert lines[2].endswith("[danger]")
+    # 3 projects x 3 requests x 2 rounds; the second round reuses the first's connections.
+    assert lines[3].startswith("3 projects, 2 rounds: 18 requests over ")
+    connections = int(lines[3].split(" over ")[1].split()[0])
+    assert connections <= 9
+
+
+@pytest.mark.parametrize(
+    ("scenario", "code", "out", "err"),
+    [
+        ("ok", 0, "You asked: 'hello'", ""),
+        ("exhausted", 3, "Billing: Acme Corp (0 credits, PRO)", "refused: out of credits"),
+        ("free-pin", 3, "pinned team Side Project", "refused: invalid billing pin"),
+    ],
+)
+def test_gate_llm_call(scenario: str, code: int, out: str, err: str) -> None:
+    done = _run(str(EXAMPLES / "gate_llm_call.py"), "--scenario", scenario, "hello")
+    assert done.returncode == code, done.stderr
+    billing_line, *_ = done.stdout.splitlines()
+    assert billing_line.startswith("Billing: ")  # the billing line comes first
+    assert out in done.stdout
+    assert err in done.stderr
+    if code != 0:
+        assert "(model)" not in done.stdout  # the model is not called
+
+
+def test_downstream_property_test_passes() -> None:
+    done = _run(
+        "-m",
+        "pytest",
+        str(EXAMPLES / "downstream_property_test.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        extra_env={"BILLING_EXAMPLES": "20"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
