@@ -30,9 +30,31 @@ GOALS: dict[str, tuple[float | None, str]] = {
     ),
     "status_100k_orgs_vs_plain_pass": (2.0, "build_status_billing, 100k orgs / one plain pass"),
     "from_wire_10k_vs_json_loads": (2.5, "from_wire(list[BillingUsage]), 10k orgs / json.loads"),
+    "to_wire_10k_vs_json_dumps": (None, "to_wire, 10k orgs / json.dumps"),
+    "from_wire_10k_error_vs_json_loads": (None, "from_wire, 10k orgs, last one bad / json.loads"),
+    "get_usages_vs_one_get": (1.35, "HttpBillingService.get_usages / one GET (80 ms latency)"),
+    "connections_for_5_get_usages": (4.0, "TCP connections, 5 get_usages, one service"),
+    "get_usages_ms": (None, "get_usages, ms"),
+    "one_get_ms": (None, "one plain GET, ms"),
+    **{
+        f"resolve_{account}_{flavour}_vs_one_get": (
+            1.35,
+            f"{'a' if flavour == 'async' else ''}resolve_billing, {account.replace('_', ' ')}"
+            " / one GET",
+        )
+        for account in ("one_paid", "free", "two_paid")
+        for flavour in ("sync", "async")
+    },
+    **{
+        f"connections_for_5_resolves_{flavour}": (
+            4.0,
+            f"TCP connections, 5 {'a' if flavour == 'async' else ''}resolves, one service",
+        )
+        for flavour in ("sync", "async")
+    },
 }
 
-MODULES = ("bench_import", "bench_core", "bench_wire", "bench_http")
+MODULES = ("bench_import", "bench_core", "bench_wire", "bench_http", "bench_resolve")
 
 
 def main() -> int:

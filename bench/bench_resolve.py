@@ -1,0 +1,168 @@
+"""A whole resolve against the loopback fake API with 80 ms of latency per answer.
+
+- ``resolve_<account>_<flavour>_vs_one_get``: wall time of one
+  ``resolve_billing`` / ``aresolve_billing`` (pin file read, usages, tiers and
+  free limit) over one plain keep-alive GET to the same server, for a one-paid-
+  team account, a free account and a two-paid-team account. The reference
+  design needed two sequential round trips on the free path (ratio ~2); one
+  concurrent gathering costs one (ratio ~1).
+- ``connections_for_5_resolves_<flavour>``: TCP connections opened over the
+  first five consecutive resolves through one new service instance: at most
+  one per concurrent request (3), then the pool is reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from billing_core import (
+    AsyncHttpBillingService,
+    BillingResolution,
+    BillingUsage,
+    FilePinStore,
+    HttpBillingService,
+    aresolve_billing,
+    resolve_billing,
+)
+from billing_core.testing import Account, FakeBillingApi
+from billing_core.testing.sample import sample_account
+
+LATENCY_S = 0.08
+PROVIDER = "byterover"
+
+
+def _paid_usage(org_id: str, name: str, *, tier: str) -> BillingUsage:
+    return BillingUsage(
+        organization_id=org_id,
+        organization_name=name,
+        organization_status="active",
+        limit=20_000,
+        add_on_remaining=0,
+        total_limit=20_000,
+        used=7_600,
+        remaining=12_400,
+        percent_used=38.0,
+        limit_exceeded=False,
+        tier=tier,
+    )
+
+
+def _accounts() -> dict[str, Account]:
+    one_paid = sample_account()
+    free_only = Account(
+        teams=one_paid.teams[1:],
+        usages=one_paid.usages[1:],
+        free_user_limit=one_paid.free_user_limit,
+    )
+    two_paid = Account(
+        usages=(*one_paid.usages, _paid_usage("org-beta", "Beta", tier="TEAM")),
+        free_user_limit=one_paid.free_user_limit,
+    )
+    return {"one_paid": one_paid, "free": free_only, "two_paid": two_paid}
+
+
+def _checked(resolution: BillingResolution) -> BillingResolution:
+    if resolution.status is None or resolution.problems:
+        raise RuntimeError(f"the benchmark resolve went wrong: {resolution}")
+    return resolution
+
+
+def _one_get_seconds(api: FakeBillingApi, *, runs: int) -> float:
+    headers = {"x-byterover-session-id": api.session_key}
+    with httpx.Client(headers=headers) as client:
+        url = api.base_url + "/billing/usages"
+        return _time_sync(lambda: client.get(url).raise_for_status(), runs=runs)
+
+
+def _median(samples: list[float]) -> float:
+    return statistics.median(samples[1:])  # the first run warms connections and the codec
+
+
+def _time_sync(action: Callable[[], object], *, runs: int) -> float:
+    samples = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return _median(samples)
+
+
+async def _time_async(action: Callable[[], Awaitable[object]], *, runs: int) -> float:
+    samples = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        await action()
+        samples.append(time.perf_counter() - start)
+    return _median(samples)
+
+
+def _sync_figures(api: FakeBillingApi, pins: FilePinStore, *, runs: int) -> tuple[float, int]:
+    with HttpBillingService(api.base_url) as billing:
+
+        def resolve() -> BillingResolution:
+            return _checked(
+                resolve_billing(
+                    active_provider=PROVIDER,
+                    session_key=api.session_key,
+                    billing=billing,
+                    pins=pins,
+                )
+            )
+
+        api.reset_counters()
+        for _ in range(5):
+            resolve()
+        connections = api.connection_count
+        return _time_sync(resolve, runs=runs), connections
+
+
+async def _async_figures(
+    api: FakeBillingApi, pins: FilePinStore, *, runs: int
+) -> tuple[float, int]:
+    async with AsyncHttpBillingService(api.base_url) as billing:
+
+        async def resolve() -> BillingResolution:
+            return _checked(
+                await aresolve_billing(
+                    active_provider=PROVIDER,
+                    session_key=api.session_key,
+                    billing=billing,
+                    pins=pins,
+                )
+            )
+
+        api.reset_counters()
+        for _ in range(5):
+            await resolve()
+        connections = api.connection_count
+        return await _time_async(resolve, runs=runs), connections
+
+
+def measure(*, runs: int = 7) -> dict[str, float]:
+    """Resolve wall time over one GET, per account and flavour, and pooled connections."""
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as project:
+        pins = FilePinStore(Path(project) / ".brv")
+        for name, account in _accounts().items():
+            with FakeBillingApi(account, latency=LATENCY_S) as api:
+                one_get_s = _one_get_seconds(api, runs=runs)
+                sync_s, sync_connections = _sync_figures(api, pins, runs=runs)
+                async_s, async_connections = asyncio.run(_async_figures(api, pins, runs=runs))
+            figures[f"resolve_{name}_sync_vs_one_get"] = sync_s / one_get_s
+            figures[f"resolve_{name}_async_vs_one_get"] = async_s / one_get_s
+            if name == "one_paid":
+                figures["connections_for_5_resolves_sync"] = float(sync_connections)
+                figures["connections_for_5_resolves_async"] = float(async_connections)
+    return figures
+
+
+if __name__ == "__main__":
+    for name, value in measure().items():
+        print(f"{name}: {value:.2f}")
