@@ -67,6 +67,8 @@ if TYPE_CHECKING:
         AsyncBillingService,
         AsyncTeamService,
         BillingService,
+        PinRead,
+        PinReader,
         PinStore,
         TeamService,
     )
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         build_top_up_url,
         format_billing_line,
         format_credits,
+        usage_tone,
     )
     from billing_core.resolution import (
         TeamChoice,
@@ -93,7 +96,7 @@ if TYPE_CHECKING:
         pin_billing_team,
         resolve_billing,
     )
-    from billing_core.teams import match_team
+    from billing_core.teams import match_team, team_label
     from billing_core.wire import from_wire, to_wire
 
 __version__ = "0.1.0"
@@ -121,13 +124,22 @@ _LAZY: dict[str, str] = {
             "build_top_up_url",
             "format_billing_line",
             "format_credits",
+            "usage_tone",
         ),
         "billing_core.presentation",
     ),
     **dict.fromkeys(("ensure_billing_funds", "is_billing_exhausted"), "billing_core.funds"),
-    "match_team": "billing_core.teams",
+    **dict.fromkeys(("match_team", "team_label"), "billing_core.teams"),
     **dict.fromkeys(
-        ("AsyncBillingService", "AsyncTeamService", "BillingService", "PinStore", "TeamService"),
+        (
+            "AsyncBillingService",
+            "AsyncTeamService",
+            "BillingService",
+            "PinRead",
+            "PinReader",
+            "PinStore",
+            "TeamService",
+        ),
         "billing_core.ports",
     ),
     **dict.fromkeys(
@@ -191,6 +203,8 @@ __all__ = [
     "OrganizationTier",
     "OtherProviderBilling",
     "PaidBilling",
+    "PinRead",
+    "PinReader",
     "PinStore",
     "PinStoreError",
     "Problem",
@@ -222,5 +236,7 @@ __all__ = [
     "resolve_billing",
     "resolve_billing_team_id",
     "team_choices",
+    "team_label",
     "to_wire",
+    "usage_tone",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from attrs import frozen
+
 from billing_core.models import (
     BillingUsage,
     FreeUserLimit,
@@ -23,6 +25,8 @@ __all__ = [
     "AsyncBillingService",
     "AsyncTeamService",
     "BillingService",
+    "PinRead",
+    "PinReader",
     "PinStore",
     "TeamService",
 ]
@@ -38,6 +42,33 @@ class PinStore(Protocol):
 
     def set_pinned_team_id(self, team_id: str | None) -> None:
         """Pin ``team_id``, or clear the pin with ``None``."""
+        ...
+
+
+@frozen
+class PinRead:
+    """What reading a pin found.
+
+    ``team_id`` is the pin, or ``None`` for no pin (missing file, empty pin,
+    or a file that is corrupt). ``problem`` says, for people, why a pin that
+    exists could not be understood; it is ``None`` when all is well. The
+    orchestration turns a problem into ``Problem(part="pins", ...)``.
+    """
+
+    team_id: str | None
+    problem: str | None = None
+
+
+@runtime_checkable
+class PinReader(Protocol):
+    """An optional capability of a :class:`PinStore`: say why its pin is unusable.
+
+    :class:`~billing_core.FilePinStore` has it; the orchestration uses it when
+    present so that a corrupt pin file is reported, not silently ignored.
+    """
+
+    def read_pin(self) -> PinRead:
+        """The pin and, when the stored pin cannot be understood, why."""
         ...
 
 

@@ -23,11 +23,10 @@ import os
 import threading
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final, Literal, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
+from typing import Final, Literal, TypeAlias, TypeVar, cast
 
 from attrs import field, frozen
 
-from billing_core.adapters.pin_file import PinRead
 from billing_core.errors import (
     BillingAuthError,
     BillingError,
@@ -53,6 +52,8 @@ from billing_core.ports import (
     AsyncBillingService,
     AsyncTeamService,
     BillingService,
+    PinRead,
+    PinReader,
     PinStore,
     TeamService,
 )
@@ -61,7 +62,7 @@ from billing_core.resolution import (
     build_status_billing,
     join_usages_with_tiers,
 )
-from billing_core.teams import _shown, match_team
+from billing_core.teams import match_team, team_label
 
 __all__ = ["apin_billing_team", "aresolve_billing", "pin_billing_team", "resolve_billing"]
 
@@ -223,15 +224,8 @@ _Plan: TypeAlias = Generator[tuple[_Call, ...], _Outcomes, _T]
 # --- drivers: the only code that differs between sync and async ----------------------
 
 
-@runtime_checkable
-class _PinReader(Protocol):
-    """A pin store that can also say why its pin is unusable (:class:`FilePinStore`)."""
-
-    def read_pin(self) -> PinRead: ...
-
-
 def _read_pin(pins: PinStore) -> PinRead:
-    if isinstance(pins, _PinReader):
+    if isinstance(pins, PinReader):
         return pins.read_pin()
     return PinRead(pins.get_pinned_team_id())
 
@@ -562,12 +556,12 @@ def _team_to_pin(*, query: str, teams: tuple[Team, ...], usages: tuple[BillingUs
         return team
     why = f"is on the {own[0].tier} tier" if own else "has no billing usage"
     raise InvalidPinError(
-        f"team {_shown(team)} {why} and cannot be billed; {_paid_listing(teams, usages)}"
+        f"team {team_label(team)} {why} and cannot be billed; {_paid_listing(teams, usages)}"
     )
 
 
 def _paid_listing(teams: tuple[Team, ...], usages: tuple[BillingUsage, ...]) -> str:
-    names_by_id = {team.id: _shown(team) for team in teams}
+    names_by_id = {team.id: team_label(team) for team in teams}
     names = {
         names_by_id.get(u.organization_id) or u.organization_name or u.organization_id
         for u in usages

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from billing_core.errors import AmbiguousTeamError, TeamNotFoundError
 from billing_core.models import Team
 
-__all__ = ["match_team"]
+__all__ = ["match_team", "team_label"]
 
 
 def _folded(text: str) -> str:
@@ -29,7 +29,12 @@ _LEVELS: tuple[Callable[[Team], str], ...] = (
 )
 
 
-def _shown(team: Team) -> str:
+def team_label(team: Team) -> str:
+    """How a team is named to people: display name, else name, else id.
+
+    >>> team_label(Team(id="org-1", name="acme", display_name="Acme Corp", slug="acme"))
+    'Acme Corp'
+    """
     return team.display_name.strip() or team.name.strip() or team.id
 
 
@@ -43,7 +48,7 @@ def _one(query: str, matches: list[Team]) -> Team | None:
     if not matches:
         return None
     if len(matches) > 1:
-        raise AmbiguousTeamError(query, matches=[f"{_shown(t)} (id {t.id})" for t in matches])
+        raise AmbiguousTeamError(query, matches=[f"{team_label(t)} (id {t.id})" for t in matches])
     return matches[0]
 
 
@@ -81,4 +86,4 @@ def match_team(teams: Iterable[Team], query: str) -> Team:
             found = _one(query, [t for t in candidates if _folded(level(t)) == wanted])
             if found is not None:
                 return found
-    raise TeamNotFoundError(query, available=[_shown(t) for t in _distinct(candidates)])
+    raise TeamNotFoundError(query, available=[team_label(t) for t in _distinct(candidates)])

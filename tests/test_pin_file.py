@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import billing_core
-from billing_core.adapters.pin_file import PIN_FILE_NAME, FilePinStore, PinRead
+from billing_core.adapters.pin_file import PIN_FILE_NAME, FilePinStore
 from billing_core.errors import BillingConfigError, PinStoreError
-from billing_core.ports import PinStore
+from billing_core.ports import PinRead, PinStore
 
 WRITER_SCRIPT = Path(__file__).with_name("_pin_writer.py")
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -41,8 +41,9 @@ from typing import Any
 from attrs import frozen
 
 from billing_core.errors import BillingConfigError, PinStoreError
+from billing_core.ports import PinRead
 
-__all__ = ["PIN_FILE_NAME", "FilePinStore", "PinRead"]
+__all__ = ["PIN_FILE_NAME", "FilePinStore"]
 
 PIN_FILE_NAME = "brv-provider.json"
 """The file name inside the ``.brv`` directory."""
@@ -59,20 +60,6 @@ _logger = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 """A parsed pin file: a JSON object, in file order."""
-
-
-@frozen
-class PinRead:
-    """What reading the pin file found.
-
-    ``team_id`` is the pin, or ``None`` for no pin (missing file, empty pin,
-    or a file that is corrupt). ``problem`` says, for people, why a file that
-    exists could not be understood; it is ``None`` when all is well. The
-    orchestration turns a problem into ``Problem(part="pins", ...)``.
-    """
-
-    team_id: str | None
-    problem: str | None = None
 
 
 @frozen
