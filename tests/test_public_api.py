@@ -8,11 +8,17 @@ import sys
 import pytest
 
 import billing_core
+import billing_core.testing
 
 
 @pytest.mark.parametrize("name", billing_core.__all__)
 def test_every_exported_name_resolves(name: str) -> None:
     assert getattr(billing_core, name) is not None
+
+
+@pytest.mark.parametrize("name", billing_core.testing.__all__)
+def test_every_testing_name_resolves(name: str) -> None:
+    assert getattr(billing_core.testing, name) is not None
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

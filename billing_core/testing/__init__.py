@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         InMemoryTeamService,
     )
     from billing_core.testing.fake_api import FakeBillingApi
+    from billing_core.testing.sample import sample_account
 
 _LAZY: dict[str, str] = {
     "AsyncInMemoryBillingService": "billing_core.adapters.memory",
@@ -29,6 +30,7 @@ _LAZY: dict[str, str] = {
     "InMemoryBillingService": "billing_core.adapters.memory",
     "InMemoryPinStore": "billing_core.adapters.memory",
     "InMemoryTeamService": "billing_core.adapters.memory",
+    "sample_account": "billing_core.testing.sample",
 }
 
 
@@ -50,4 +52,5 @@ __all__ = [
     "InMemoryBillingService",
     "InMemoryPinStore",
     "InMemoryTeamService",
+    "sample_account",
 ]
