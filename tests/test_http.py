@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import doctest
 import logging
+import threading
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -25,9 +27,11 @@ from billing_core import (
     HttpBillingService,
     HttpTeamService,
     NotAuthenticatedError,
+    PaidBilling,
     Team,
+    aresolve_billing,
 )
-from billing_core.testing import Account, FakeBillingApi
+from billing_core.testing import Account, FakeBillingApi, InMemoryPinStore
 from billing_core.testing.strategies import accounts
 
 FAST = 2.0  # seconds: a timeout that never fires against a healthy loopback server
@@ -102,6 +106,19 @@ def test_billing_endpoints_async(fake_api: FakeBillingApi) -> None:
     assert async_billing_call(fake_api, "get_tiers") == account.tiers()
     assert async_billing_call(fake_api, "get_free_user_limit") == account.free_user_limit
     assert async_billing_call(fake_api, "get_usages") == account.usages
+
+
+def test_get_usages_still_works_when_no_thread_can_start(
+    fake_api: FakeBillingApi, billing: HttpBillingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What ThreadPoolExecutor.submit does once the interpreter is shutting down
+    # (e.g. a call from an atexit handler): raise RuntimeError.
+    import concurrent.futures.thread
+
+    monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)
+    fake_api.account = sample_account()
+    assert billing.get_usages(fake_api.session_key) == fake_api.account.usages
+    assert fake_api.request_count == 2
 
 
 def test_join_reads_an_org_without_tier_entry_as_free_not_trialing(
@@ -690,6 +707,102 @@ def test_a_caller_owned_client_is_used_and_left_open(fake_api: FakeBillingApi) -
     assert run(go()) is False
 
 
+def test_one_async_service_serves_successive_event_loops(fake_api: FakeBillingApi) -> None:
+    # Each asyncio.run closes its loop, and with it the pooled connections of that loop.
+    account = sample_account()
+    fake_api.account = account
+    key = fake_api.session_key
+    billing = AsyncHttpBillingService(fake_api.base_url, timeout=FAST)
+    teams = AsyncHttpTeamService(fake_api.team_base_url, timeout=FAST)
+
+    assert run(billing.get_free_user_limit(key)) == account.free_user_limit
+    assert run(billing.get_free_user_limit(key)) == account.free_user_limit
+    assert run(billing.get_usages(key)) == account.usages
+    assert run(billing.get_usages(key)) == account.usages
+    assert run(teams.list_teams(key)) == account.teams
+    assert run(teams.list_teams(key)) == account.teams
+
+    async def twice_in_one_loop() -> None:
+        await billing.get_raw_usages(key)
+        await billing.get_raw_usages(key)
+
+    before = fake_api.connection_count
+    run(twice_in_one_loop())
+    assert fake_api.connection_count == before + 1  # within a loop, connections are pooled
+    run(billing.aclose())  # closing from yet another loop is fine too
+    run(teams.aclose())
+    with pytest.raises(BillingConfigError, match="the service is closed"):
+        run(billing.get_tiers(key))
+
+
+def test_one_async_service_serves_loops_running_at_once_in_threads(
+    fake_api: FakeBillingApi,
+) -> None:
+    account = sample_account()
+    fake_api.account = account
+    billing = AsyncHttpBillingService(fake_api.base_url, timeout=FAST)
+    start = threading.Barrier(3, timeout=10)
+
+    async def session() -> list[Any]:
+        results = []
+        for _ in range(3):
+            results.append(await billing.get_usages(fake_api.session_key))
+            await asyncio.sleep(0.001)  # let the other loops interleave
+        return results
+
+    def in_a_thread() -> list[Any]:
+        start.wait()
+        result: list[Any] = run(session())
+        return result
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = [pool.submit(in_a_thread) for _ in range(3)]
+        results = [outcome.result(timeout=30) for outcome in outcomes]
+    assert results == [[account.usages] * 3] * 3
+
+
+def test_aresolve_billing_can_reuse_one_async_service_across_event_loops(
+    fake_api: FakeBillingApi,
+) -> None:
+    account = sample_account()
+    fake_api.account = account
+    paid = next(u for u in account.usages if u.tier != "FREE")
+    billing = AsyncHttpBillingService(fake_api.base_url, timeout=FAST)
+    pins = InMemoryPinStore(paid.organization_id)
+
+    for _ in range(3):
+        resolution = run(
+            aresolve_billing(
+                active_provider="byterover",
+                session_key=fake_api.session_key,
+                billing=billing,
+                pins=pins,
+            )
+        )
+        assert resolution.problems == ()
+        assert isinstance(resolution.status, PaidBilling)
+        assert resolution.status.organization_id == paid.organization_id
+
+
+def test_a_caller_owned_async_client_is_bound_to_its_first_event_loop(
+    fake_api: FakeBillingApi,
+) -> None:
+    client = httpx.AsyncClient()
+    billing = AsyncHttpBillingService(fake_api.base_url, client=client, timeout=FAST)
+
+    async def twice() -> None:
+        await billing.get_tiers(fake_api.session_key)
+        await billing.get_tiers(fake_api.session_key)
+
+    run(twice())
+    # Its pooled connection belongs to the closed loop: httpx itself would raise a bare
+    # RuntimeError("Event loop is closed") here.
+    for _ in range(2):
+        with pytest.raises(BillingConfigError, match="first used in another event loop"):
+            run(billing.get_tiers(fake_api.session_key))
+    assert fake_api.request_count == 2
+
+
 def test_closing_twice_is_fine_and_a_closed_service_says_so(fake_api: FakeBillingApi) -> None:
     billing = HttpBillingService(fake_api.base_url)
     billing.get_tiers(fake_api.session_key)
@@ -821,6 +934,9 @@ def test_loopback_http_works_through_localhost(fake_api: FakeBillingApi) -> None
         ({"timeout": -1}, "timeout"),
         ({"timeout": float("nan")}, "timeout"),
         ({"timeout": True}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": 1e10}, "up to 86400"),  # the socket layer would overflow
+        ({"timeout": "10"}, "timeout"),
         ({"max_retries": -1}, "max_retries"),
         ({"max_retries": 1.5}, "max_retries"),
     ],
@@ -828,6 +944,36 @@ def test_loopback_http_works_through_localhost(fake_api: FakeBillingApi) -> None
 def test_bad_settings_are_refused(options: dict[str, Any], fragment: str) -> None:
     with pytest.raises(BillingConfigError, match=fragment):
         HttpBillingService("https://api.example.com", **options)
+    with pytest.raises(BillingConfigError, match=fragment):
+        AsyncHttpTeamService("https://api.example.com", **options)
+
+
+def test_the_longest_timeout_works_sync_and_async(fake_api: FakeBillingApi) -> None:
+    longest = http_adapter.MAX_TIMEOUT
+    with HttpBillingService(fake_api.base_url, timeout=longest) as billing:
+        assert billing.get_tiers(fake_api.session_key) == ()
+    assert async_billing_call(fake_api, "get_tiers", timeout=longest) == ()
+
+
+def test_a_content_length_with_non_ascii_digits_is_not_a_crash() -> None:
+    # h11 refuses such a header on the wire, so only a caller's own transport can
+    # deliver it: this is the one test here that needs a mock transport.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers=[(b"content-length", b"\xb2")], content=b'{"organizations": []}'
+        )
+
+    transport = httpx.MockTransport(handler)
+    with httpx.Client(transport=transport) as client:
+        billing = HttpBillingService("https://api.example.com", client=client)
+        assert billing.get_tiers("key") == ()
+
+    async def go() -> Any:
+        async with httpx.AsyncClient(transport=transport) as client:
+            service = AsyncHttpBillingService("https://api.example.com", client=client)
+            return await service.get_tiers("key")
+
+    assert run(go()) == ()
 
 
 BAD_KEYS = [

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from billing_core import (
     BillingApiError,
     BillingAuthError,
+    BillingConfigError,
     PinStore,
     PinStoreError,
     join_usages_with_tiers,
@@ -180,17 +181,29 @@ def test_billing_counts_calls_per_part_and_the_join_as_two(billing_class: type[A
 
 
 def test_unknown_failure_part_and_negative_delay_are_refused(billing_class: type[Any]) -> None:
-    with pytest.raises(ValueError, match="unknown parts"):
+    with pytest.raises(BillingConfigError, match="unknown parts"):
         billing_class(failures={"teams": DOWN})
-    with pytest.raises(ValueError, match="delay"):
+    with pytest.raises(BillingConfigError, match="delay"):
         billing_class(delay=-1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5, True, "0.1", None])
+def test_a_delay_that_cannot_be_slept_is_refused_up_front(bad: Any) -> None:
+    for service_class in (
+        InMemoryBillingService,
+        AsyncInMemoryBillingService,
+        InMemoryTeamService,
+        AsyncInMemoryTeamService,
+    ):
+        with pytest.raises(BillingConfigError, match="delay must be a finite number"):
+            service_class(delay=bad)
 
 
 def test_billing_is_a_context_manager_and_refuses_calls_once_closed() -> None:
     with InMemoryBillingService(sample_account()) as billing:
         billing.get_tiers(KEY)
     assert billing.closed
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(BillingConfigError, match=r"^the service is closed$"):
         billing.get_tiers(KEY)
 
     async def scenario() -> AsyncInMemoryBillingService:
@@ -200,7 +213,7 @@ def test_billing_is_a_context_manager_and_refuses_calls_once_closed() -> None:
 
     service = asyncio.run(scenario())
     assert service.closed
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(BillingConfigError, match=r"^the service is closed$"):
         asyncio.run(service.get_tiers(KEY))
 
 
@@ -255,7 +268,7 @@ def test_teams_check_the_key_fail_on_demand_and_count(team_class: type[Any]) -> 
     with pytest.raises(BillingAuthError):
         _run(teams.list_teams("wrong"))
     assert teams.calls == {"teams": 2}
-    with pytest.raises(ValueError, match="unknown parts"):
+    with pytest.raises(BillingConfigError, match="unknown parts"):
         team_class(failures={"usages": DOWN})
 
 
@@ -263,13 +276,18 @@ def test_team_services_close() -> None:
     with InMemoryTeamService() as teams:
         pass
     assert teams.closed
+    with pytest.raises(BillingConfigError, match=r"^the service is closed$"):
+        teams.list_teams(KEY)
 
-    async def scenario() -> bool:
+    async def scenario() -> AsyncInMemoryTeamService:
         async with AsyncInMemoryTeamService() as service:
             pass
-        return service.closed
+        return service
 
-    assert asyncio.run(scenario())
+    service = asyncio.run(scenario())
+    assert service.closed
+    with pytest.raises(BillingConfigError, match=r"^the service is closed$"):
+        asyncio.run(service.list_teams(KEY))
 
 
 def test_injected_exception_instances_do_not_pile_up_tracebacks() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import stat
 import subprocess
@@ -43,6 +44,24 @@ def read_json(brv: Path) -> Any:
     return json.loads((brv / PIN_FILE_NAME).read_text(encoding="utf-8"))
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def _refuse_non_finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def read_strict_json(path: Path) -> Any:
+    """Parse like JavaScript's JSON.parse would accept: no NaN/Infinity, no overflow."""
+    return json.loads(
+        path.read_bytes(), parse_constant=_refuse_constant, parse_float=_refuse_non_finite
+    )
+
+
 def ordered(value: Any) -> Any:
     """JSON with every object turned into its list of pairs, so key order counts."""
     if isinstance(value, dict):
@@ -69,6 +88,21 @@ def test_unusable_directories_are_refused(bad: str) -> None:
 def test_bytes_directory_is_refused() -> None:
     with pytest.raises(BillingConfigError, match="text path"):
         FilePinStore(b"/tmp/.brv")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "bad", [math.nan, math.inf, -math.inf, -0.5, -1, True, False, "1", None, [1.0]]
+)
+def test_unusable_lock_timeouts_are_refused(brv: Path, bad: Any) -> None:
+    with pytest.raises(BillingConfigError, match="lock_timeout must be a finite number"):
+        FilePinStore(brv, lock_timeout=bad)
+
+
+@pytest.mark.parametrize("good", [0, 0.0, 0.01, 10, 1e9])
+def test_finite_non_negative_lock_timeouts_are_accepted(brv: Path, good: float) -> None:
+    store = FilePinStore(brv, lock_timeout=good)
+    store.set_pinned_team_id("team-1")
+    assert store.get_pinned_team_id() == "team-1"
 
 
 def test_paths_and_repr(brv: Path) -> None:
@@ -196,6 +230,66 @@ def test_update_reads_and_writes_the_whole_object(brv: Path) -> None:
         ("activeProvider", "byterover"),
         ("billing", [("pinnedTeamId", "team-1")]),
     ]
+
+
+@pytest.mark.parametrize("bad", [123, 1.5, True, b"team-1", ["team-1"], {"id": "t"}])
+def test_a_pin_that_is_not_a_string_is_refused_before_touching_the_file(
+    brv: Path, bad: Any
+) -> None:
+    store = FilePinStore(brv)
+    with pytest.raises(TypeError, match=r"team_id must be a string or None, not \w+"):
+        store.set_pinned_team_id(bad)
+    assert not brv.exists()  # not even the directory or the lock file
+    original = b'{"keep": 1, "billing": {"pinnedTeamId": "old"}}'
+    path = write_raw(brv, original)
+    with pytest.raises(TypeError, match="team_id"):
+        store.set_pinned_team_id(bad)
+    assert path.read_bytes() == original
+    assert sorted(os.listdir(brv)) == [PIN_FILE_NAME]
+    assert store.read_pin() == PinRead("old", None)
+
+
+def test_a_finite_float_of_another_tool_survives_a_rewrite(brv: Path) -> None:
+    write_raw(brv, b'{"big": 1e300, "small": -2.5e-300, "n": 12345678901234567890}')
+    store = FilePinStore(brv)
+    store.set_pinned_team_id("t1")
+    assert store.last_backup_path is None
+    assert read_strict_json(store.path) == {
+        "big": 1e300,
+        "small": -2.5e-300,
+        "n": 12345678901234567890,
+        "billing": {"pinnedTeamId": "t1"},
+    }
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"big": 1e400, "billing": {"x": 1}}',
+        b'{"small": -1e999}',
+        b'{"n": NaN, "billing": {"pinnedTeamId": "old"}}',
+        b'{"deep": [{"i": Infinity}]}',
+        b'{"i": -Infinity}',
+    ],
+    ids=["1e400", "-1e999", "NaN", "Infinity", "-Infinity"],
+)
+def test_a_rewrite_never_turns_the_file_into_non_strict_json(brv: Path, content: bytes) -> None:
+    path = write_raw(brv, content)
+    store = FilePinStore(brv)
+    assert store.get_pinned_team_id() is None  # such a file is corrupt: no pin from it
+    store.set_pinned_team_id("t1")
+    assert read_strict_json(path) == {"billing": {"pinnedTeamId": "t1"}}
+    assert store.last_backup_path is not None
+    assert store.last_backup_path.read_bytes() == content  # the other tool's bytes are kept
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_update_refuses_a_non_finite_number_and_writes_nothing(brv: Path, bad: float) -> None:
+    path = write_raw(brv, b'{"a": 1}')
+    with pytest.raises(ValueError, match="JSON compliant"):
+        FilePinStore(brv).update(lambda doc: {**doc, "x": bad})
+    assert path.read_bytes() == b'{"a": 1}'
+    assert stray_files(brv) == []
 
 
 def test_update_must_return_an_object(brv: Path) -> None:
@@ -347,6 +441,15 @@ CORRUPT: dict[str, tuple[bytes, str, dict[str, Any]]] = {
     ),
     "pin-object": (b'{"billing": {"pinnedTeamId": {"id": "t"}}}', "found an object", {}),
     "pin-bool": (b'{"billing": {"pinnedTeamId": true}}', "found a boolean", {}),
+    "nan": (b'{"keep": 1, "n": NaN}', "NaN is not a JSON number", {}),
+    "infinity": (b'{"billing": {"x": Infinity}}', "Infinity is not a JSON number", {}),
+    "minus-infinity": (b"[-Infinity]", "-Infinity is not a JSON number", {}),
+    "overflow": (
+        b'{"big": 1e400, "billing": {"x": 1}}',
+        "the number 1e400 is out of range: a rewrite would turn it into Infinity",
+        {},
+    ),
+    "negative-overflow": (b'{"n": -1e999}', "turn it into -Infinity, which is not JSON", {}),
 }
 
 

@@ -29,6 +29,7 @@ import random
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -60,6 +61,9 @@ _log = logging.getLogger(__name__)
 SESSION_HEADER: Final = "x-byterover-session-id"
 DEFAULT_TIMEOUT: Final = 10.0
 DEFAULT_MAX_RETRIES: Final = 1
+# Far beyond any sensible request, and well within what sockets accept (about
+# 1e10 s already overflows the platform's time_t deep inside a blocking read).
+MAX_TIMEOUT: Final = 86_400.0
 TEAM_PAGE_SIZE: Final = 100
 MAX_TEAM_PAGES: Final = 1000
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
@@ -130,9 +134,11 @@ def _check_timeout(timeout: object) -> float:
         isinstance(timeout, bool)
         or not isinstance(timeout, int | float)
         or not math.isfinite(timeout)
-        or timeout <= 0
+        or not 0 < timeout <= MAX_TIMEOUT
     ):
-        raise BillingConfigError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        raise BillingConfigError(
+            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, not {timeout!r}"
+        )
     return float(timeout)
 
 
@@ -231,7 +237,8 @@ class _Call:
     def check_length(self, headers: httpx.Headers) -> None:
         """Refuse an announced body above the size cap before reading it."""
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        # isdigit() alone admits digits such as "²" that int() refuses.
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise self._too_big()
 
     def check_progress(self, received: int) -> None:
@@ -589,7 +596,15 @@ class _SyncTransport(_Transport):
 
 
 class _AsyncTransport(_Transport):
-    """One pooled ``httpx.AsyncClient`` (created on first use) and the retry loop."""
+    """One pooled ``httpx.AsyncClient`` per event loop (created on first use) and the retry loop.
+
+    Pooled connections belong to the loop that opened them: reused from another
+    loop (a second ``asyncio.run``, say) they fail with "Event loop is closed".
+    So a service that owns its client keeps one per loop, and forgets the client
+    of a loop once that loop is closed (its sockets can no longer be closed
+    through asyncio; the garbage collector closes them). A caller-owned client
+    cannot be replaced: using it from a second loop is a configuration error.
+    """
 
     def __init__(
         self,
@@ -601,24 +616,57 @@ class _AsyncTransport(_Transport):
         super().__init__(base_url, timeout, max_retries)
         if client is not None and not isinstance(client, httpx.AsyncClient):
             raise BillingConfigError("client must be an httpx.AsyncClient")
-        self._client = client
-        self._owns_client = client is None
+        self._caller_client = client
+        # The loop the caller's client was first used in (weak: never keep a loop alive).
+        self._caller_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._own_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
         self._closed = False
+        # Tasks of one loop cannot race here (no await inside), but loops in threads can.
+        self._lock = threading.Lock()
 
     def client(self) -> httpx.AsyncClient:
-        # No await between the check and the assignment: tasks cannot race here.
-        if self._closed:
-            raise BillingConfigError("the service is closed")
-        if self._client is None:
-            self._client = httpx.AsyncClient(**_new_client_options(self.base_url, self.timeout))
-        if self._client.is_closed:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._closed:
+                raise BillingConfigError("the service is closed")
+            client = self._caller_client
+            if client is None:
+                client = self._own_client(loop)
+            else:
+                self._check_caller_loop(loop)
+        if client.is_closed:
             raise BillingConfigError("the HTTP client is closed")
-        return self._client
+        return client
+
+    def _check_caller_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._caller_loop is None:
+            self._caller_loop = weakref.ref(loop)
+        elif self._caller_loop() is not loop:
+            raise BillingConfigError(
+                "the httpx.AsyncClient given to this service was first used in another event"
+                " loop, and its connections cannot move between loops: create the client and"
+                " the service inside the loop that uses them, or let the service own its client"
+            )
+
+    def _own_client(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:
+        for other in [other for other in self._own_clients if other.is_closed()]:
+            del self._own_clients[other]  # dead connections: nothing can reuse or close them
+        client = self._own_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(**_new_client_options(self.base_url, self.timeout))
+            self._own_clients[loop] = client
+        return client
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        self._closed = True
-        if client is not None and self._owns_client:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._closed = True
+            client = self._own_clients.pop(loop, None)
+            # Clients of other loops can only be closed from their loop: they are let go.
+            self._own_clients.clear()
+        if client is not None:
             await client.aclose()
 
     async def get(self, call: _Call) -> dict[str, Any]:
@@ -665,10 +713,11 @@ class HttpBillingService:
     """The billing endpoints over HTTP, blocking (a :class:`~billing_core.BillingService`).
 
     ``base_url`` is e.g. ``https://api.example.com/api/v1``. ``timeout`` is the
-    budget of each request in seconds, retries included; transient failures
-    (connection errors, 502, 503, 504) are retried ``max_retries`` times after
-    a short jittered pause when the budget allows. ``client`` is an optional
-    caller-owned ``httpx.Client``, left open by :meth:`close`.
+    budget of each request in seconds (at most a day), retries included;
+    transient failures (connection errors, 502, 503, 504) are retried
+    ``max_retries`` times after a short jittered pause when the budget allows.
+    ``client`` is an optional caller-owned ``httpx.Client``, left open by
+    :meth:`close`.
     """
 
     def __init__(
@@ -711,7 +760,11 @@ class HttpBillingService:
         """
         _session_headers(session_key)  # refuse a bad key before starting a thread
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-tiers") as pool:
-            tiers = pool.submit(self.get_tiers, session_key)
+            try:
+                tiers = pool.submit(self.get_tiers, session_key)
+            except RuntimeError:  # the interpreter is shutting down: no new threads
+                raw_usages = self.get_raw_usages(session_key)
+                return join_usages_with_tiers(raw_usages, self.get_tiers(session_key))
             raw_usages = self.get_raw_usages(session_key)
             return join_usages_with_tiers(raw_usages, tiers.result())
 
@@ -732,7 +785,14 @@ class HttpBillingService:
 
 
 class AsyncHttpBillingService:
-    """The async twin of :class:`HttpBillingService`, over one ``httpx.AsyncClient``."""
+    """The async twin of :class:`HttpBillingService`, over one ``httpx.AsyncClient``.
+
+    It may be used from successive event loops (e.g. one ``asyncio.run`` per
+    command): its own client is replaced when the loop changes, since pooled
+    connections cannot outlive their loop. Call :meth:`aclose` (or use
+    ``async with``) in the loop that made the calls to release them promptly.
+    A caller-owned ``client`` stays bound to the first loop that used it.
+    """
 
     def __init__(
         self,
@@ -860,7 +920,10 @@ class HttpTeamService:
 
 
 class AsyncHttpTeamService:
-    """The async twin of :class:`HttpTeamService`, over one ``httpx.AsyncClient``."""
+    """The async twin of :class:`HttpTeamService`, over one ``httpx.AsyncClient``.
+
+    Successive event loops are fine, as for :class:`AsyncHttpBillingService`.
+    """
 
     def __init__(
         self,

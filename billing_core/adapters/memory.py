@@ -5,6 +5,8 @@ upstream would (:class:`~billing_core.testing.FakeBillingApi` does the same over
 HTTP): the session key is checked (a wrong one raises
 :class:`~billing_core.BillingAuthError`), an account without free credits
 answers like a 404, and each call can be made to fail, wait, or stop at a hook.
+A closed service refuses calls with :class:`~billing_core.BillingConfigError`,
+as the HTTP adapters do.
 
 >>> from billing_core.testing import Account, DEFAULT_SESSION_KEY
 >>> billing = InMemoryBillingService(Account())
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import threading
 import time
 from collections import Counter
@@ -30,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Final, Literal, Self, TypeAlias, TypeVar
 
-from billing_core.errors import BillingApiError, BillingAuthError
+from billing_core.errors import BillingApiError, BillingAuthError, BillingConfigError
 from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
 from billing_core.resolution import join_usages_with_tiers
 from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
@@ -150,11 +153,18 @@ class _FakeService:
     ) -> None:
         unknown = set(failures or {}) - self._parts
         if unknown:
-            raise ValueError(
+            raise BillingConfigError(
                 f"failures for unknown parts {sorted(unknown)}: use {sorted(self._parts)}"
             )
-        if delay < 0:
-            raise ValueError(f"delay must not be negative, not {delay!r}")
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not math.isfinite(delay)
+            or delay < 0
+        ):
+            raise BillingConfigError(
+                f"delay must be a finite number of seconds >= 0, not {delay!r}"
+            )
         self._session_key = session_key
         self.delay = delay
         self.on_call = on_call
@@ -168,7 +178,7 @@ class _FakeService:
     def _admit(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
         """Fail the call as injected or as upstream would, or answer it."""
         if self.closed:
-            raise RuntimeError(f"{type(self).__name__} is closed")
+            raise BillingConfigError("the service is closed")  # as the HTTP adapters say
         failure = self.failures.get(part)
         if failure is not None:
             raise failure.with_traceback(None)
@@ -198,7 +208,7 @@ class _SyncFlavour(_FakeService):
         return self._admit(part, session_key, answer)
 
     def close(self) -> None:
-        """Mark the service closed: later calls raise ``RuntimeError``."""
+        """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
         self.closed = True
 
     def __enter__(self) -> Self:
@@ -225,7 +235,7 @@ class _AsyncFlavour(_FakeService):
         return self._admit(part, session_key, answer)
 
     async def aclose(self) -> None:
-        """Mark the service closed: later calls raise ``RuntimeError``."""
+        """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
         self.closed = True
 
     async def __aenter__(self) -> Self:

@@ -28,6 +28,7 @@ import datetime as _dt
 import errno
 import json
 import logging
+import math
 import os
 import secrets
 import stat
@@ -36,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from attrs import frozen
 
@@ -77,18 +78,22 @@ class _Snapshot:
 class FilePinStore:
     """The :class:`~billing_core.ports.PinStore` backed by ``<brv_dir>/brv-provider.json``.
 
-    ``brv_dir`` is the project's ``.brv`` directory and must be absolute.
+    ``brv_dir`` is the project's ``.brv`` directory and must be absolute;
+    ``lock_timeout`` is how long a write waits for another writer, in seconds
+    (a finite number >= 0).
 
     Reading never writes and never locks. A missing directory, a missing or
     blank file, ``null`` values and an empty-string pin all mean "no pin". A
-    corrupt file (not JSON, not an object, ``billing`` not an object,
+    corrupt file (not strict JSON, e.g. ``NaN`` or a number too large for a
+    float such as ``1e400``; not an object; ``billing`` not an object;
     ``pinnedTeamId`` not a string) also reads as no pin; :meth:`read_pin`
     says why, and :meth:`get_pinned_team_id` logs a warning on the
     ``billing_core`` logger. A file that cannot be read at all (permissions,
     a directory in its place) raises :class:`~billing_core.PinStoreError`.
 
     Writing creates the directory, keeps every key it does not own, drops
-    ``billing`` once it is empty and writes pretty-printed JSON through a
+    ``billing`` once it is empty and writes pretty-printed strict JSON (no
+    ``NaN`` or ``Infinity``, which other readers reject) through a
     temporary file (``.brv-provider.json.<random>.tmp``, fsynced, then
     ``os.replace``). Before rewriting a corrupt file it copies the bytes to
     ``brv-provider.json.corrupt-<UTC time>[-n]`` beside it (never over an
@@ -105,7 +110,7 @@ class FilePinStore:
         self._directory = _absolute_directory(brv_dir)
         self._path = self._directory / PIN_FILE_NAME
         self._lock_path = self._directory / (PIN_FILE_NAME + _LOCK_SUFFIX)
-        self._lock_timeout = lock_timeout
+        self._lock_timeout = _check_lock_timeout(lock_timeout)
         self.last_backup_path: Path | None = None
         """Where the last write that met a corrupt file kept its bytes; else ``None``."""
 
@@ -149,8 +154,12 @@ class FilePinStore:
         """Pin ``team_id``, or clear the pin with ``None`` (an empty string clears too).
 
         Raises :class:`~billing_core.PinStoreError` when the file cannot be
-        written; the file is then left as it was.
+        written; the file is then left as it was. A ``team_id`` that is neither
+        a string nor ``None`` raises ``TypeError`` before the file is touched.
         """
+        if team_id is not None and not isinstance(team_id, str):
+            # Written as is, it would turn the file into one this store calls corrupt.
+            raise TypeError(f"team_id must be a string or None, not {type(team_id).__name__}")
         if not team_id and not os.path.lexists(self._path):
             return  # nothing to clear: creating a file (or directory) would be noise
         self._rewrite(lambda document: _with_pin(document, team_id or None))
@@ -159,11 +168,12 @@ class FilePinStore:
         """Read-modify-write the whole file under the lock, for co-owners of the file.
 
         ``change`` receives the current object (``{}`` when the file is missing
-        or is not a JSON object) and returns the new one; it may run in any
+        or is not a strict JSON object) and returns the new one; it may run in any
         thread and must not call back into this store. Nothing is written when
         the object is unchanged. A corrupt file is backed up first, as for
-        :meth:`set_pinned_team_id`. A result that is not a JSON-serialisable
-        ``dict`` raises ``TypeError``/``ValueError`` and writes nothing.
+        :meth:`set_pinned_team_id`. A result that is not a ``dict`` serialisable
+        as strict JSON (``NaN`` and infinities are not) raises
+        ``TypeError``/``ValueError`` and writes nothing.
 
         >>> import tempfile
         >>> store = FilePinStore(tempfile.mkdtemp())
@@ -302,6 +312,40 @@ def _absolute_directory(brv_dir: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
+def _check_lock_timeout(lock_timeout: object) -> float:
+    if (
+        isinstance(lock_timeout, bool)
+        or not isinstance(lock_timeout, int | float)
+        or not math.isfinite(lock_timeout)
+        or lock_timeout < 0
+    ):
+        raise BillingConfigError(
+            f"lock_timeout must be a finite number of seconds >= 0, not {lock_timeout!r}"
+        )
+    return float(lock_timeout)
+
+
+class _NotStrictJson(ValueError):
+    """The file holds a number that strict JSON readers reject, or that a rewrite would."""
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _NotStrictJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # Read as inf, it could only be written back as Infinity, which is not JSON.
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        sign = "-" if value < 0 else ""
+        raise _NotStrictJson(
+            f"the number {shown} is out of range: a rewrite would turn it into"
+            f" {sign}Infinity, which is not JSON"
+        )
+    return value
+
+
 def _parse(raw: bytes, *, where: str) -> _Snapshot:
     def corrupt(problem: str, document: Document | None = None) -> _Snapshot:
         return _Snapshot(
@@ -323,7 +367,14 @@ def _parse(raw: bytes, *, where: str) -> _Snapshot:
         return result
 
     try:
-        document = json.loads(raw, object_pairs_hook=build_object)
+        document = json.loads(
+            raw,
+            object_pairs_hook=build_object,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
+    except _NotStrictJson as exc:
+        return corrupt(str(exc))
     except (ValueError, RecursionError) as exc:
         return corrupt(f"not valid JSON ({exc})")
     if not isinstance(document, dict):
@@ -358,21 +409,22 @@ def _with_pin(document: Document, team_id: str | None) -> Document:
 
 def _canonical(document: Document) -> str:
     try:
-        return json.dumps(document)
+        return json.dumps(document, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return ""  # not comparable: write it (and let _serialise report what is wrong)
 
 
 def _serialise(document: Document, *, where: str) -> bytes:
     try:
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except RecursionError as exc:
         raise PinStoreError(f"cannot write pin file {where}: it nests too deeply") from exc
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         # Lone surrogates (valid as JSON escapes) cannot be UTF-8: escape everything.
-        return (json.dumps(document, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+        text = json.dumps(document, indent=2, ensure_ascii=True, allow_nan=False)
+        return (text + "\n").encode("ascii")
 
 
 def _json_kind(value: object) -> str:
@@ -479,4 +531,6 @@ else:
         return True
 
     def _unlock_file(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        # Closing the descriptor releases the lock anyway: never mask the real outcome.
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
