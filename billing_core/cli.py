@@ -10,8 +10,9 @@ teams could, and which one is pinned.
     billing-core pin TEAM | billing-core pin --clear
     billing-core demo
 
-Settings come from the environment: ``BRV_BILLING_BASE_URL`` (required, except
-for ``demo``), ``BRV_TEAM_BASE_URL`` (defaults to the billing base),
+Settings come from the environment: ``BRV_BILLING_BASE_URL`` (required to
+reach billing: not for ``demo``, nor for ``status`` when signed out or with
+another provider), ``BRV_TEAM_BASE_URL`` (defaults to the billing base),
 ``BRV_SESSION_KEY`` (the signed-in session) and ``BRV_ACTIVE_PROVIDER``
 (defaults to ``byterover``; ``--provider`` overrides it). ``--project DIR``
 picks the project (default: the current directory); its pin lives in
@@ -25,7 +26,11 @@ not signed in (no session key, or the session was refused); 5 upstream
 unavailable (no status could be resolved, or the services failed).
 
 Expected failures print one line, ``billing-core: error: ...``, on stderr and
-never a traceback; nothing printed ever contains the session key.
+never a traceback; nothing printed ever contains the session key. Names,
+messages and paths from upstream, files or the user are shown with their
+control and invisible formatting characters escaped (``\\x1b``, ``\\u202e``),
+so they can neither drive the terminal nor forge a line; ``--json`` escapes
+them the JSON way.
 """
 
 from __future__ import annotations
@@ -39,10 +44,11 @@ import os
 import sys
 import tempfile
 import textwrap
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TextIO, TypeAlias
 
 from attrs import evolve, field, frozen
 
@@ -63,9 +69,12 @@ from billing_core.errors import (
 from billing_core.funds import ensure_billing_funds, is_billing_exhausted
 from billing_core.models import (
     BillingUsage,
+    FreeUserLimit,
     InvalidPinBilling,
+    OrganizationTier,
     PaidBilling,
     Problem,
+    RawUsage,
     StatusBilling,
     Team,
 )
@@ -87,6 +96,7 @@ from billing_core.resolution import (
 if TYPE_CHECKING:
     from billing_core.adapters.http import HttpBillingService, HttpTeamService
     from billing_core.adapters.pin_file import FilePinStore
+    from billing_core.ports import BillingService
 
 __all__ = [
     "ENV_ACTIVE_PROVIDER",
@@ -218,6 +228,10 @@ class _Settings:
         with _upstream_errors("reach the billing service"):
             return HttpBillingService(self.require_base_url(), timeout=self.timeout)
 
+    def needs_billing_requests(self) -> bool:
+        """Whether resolving the status asks the billing API anything (SPEC §9)."""
+        return bool(self.session_key) and self.provider == BYTEROVER_PROVIDER
+
     def team_service(self) -> HttpTeamService:
         from billing_core.adapters.http import HttpTeamService
 
@@ -226,22 +240,69 @@ class _Settings:
             return HttpTeamService(base, timeout=self.timeout)
 
 
+class _NoBillingService:
+    """The billing service of a resolution that asks nothing (signed out, another provider).
+
+    So ``status`` needs no base URL when it makes no request; a call would be a
+    bug, and says so rather than reaching the network.
+    """
+
+    def _unused(self) -> NoReturn:
+        raise BillingConfigError(f"{ENV_BILLING_BASE_URL} was not needed, so it was not read")
+
+    def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
+        self._unused()
+
+    def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
+        self._unused()
+
+    def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
+        self._unused()
+
+    def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
+        self._unused()
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _NoBillingService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
 def _env(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
 
 
 def _project_dir(raw: str | None) -> Path:
-    text = os.getcwd() if raw is None else raw
+    if raw is None:
+        try:
+            text = os.getcwd()
+        except OSError as exc:  # run from a directory that was removed since
+            raise _CliError(
+                EXIT_USAGE, f"cannot use the current directory ({exc.strerror}): pass --project DIR"
+            ) from exc
+    else:
+        text = raw
     if not text.strip():
         raise _CliError(EXIT_USAGE, "--project: the directory name is empty")
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError as exc:  # `~someone` with no such user, or no home directory
+        raise _CliError(EXIT_USAGE, f"--project {text}: cannot expand '~': {exc}") from exc
     try:
         resolved = path.resolve()
+        # is_dir() swallows only "no such file" errors; a name too long or a
+        # directory we may not search raises.
+        is_dir = resolved.is_dir()
+        exists = is_dir or resolved.exists()
     except (OSError, RuntimeError, ValueError) as exc:
         raise _CliError(EXIT_USAGE, f"--project {text}: {exc}") from exc
-    if not resolved.is_dir():
-        what = "does not exist" if not resolved.exists() else "is not a directory"
+    if not is_dir:
+        what = "is not a directory" if exists else "does not exist"
         raise _CliError(EXIT_USAGE, f"--project {text}: {what}")
     return resolved
 
@@ -278,9 +339,101 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> _Settings
 
 # --- output ---------------------------------------------------------------------
 
+# What a terminal may act on rather than show: C0/C1 controls (ESC starts the
+# sequences that clear the screen or set the title; \n and \r forge lines),
+# invisible formatting (bidi overrides reorder the text around them), line and
+# paragraph separators, and lone surrogates (which no encoder accepts).
+_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _is_unprintable(char: str) -> bool:
+    return unicodedata.category(char) in _UNPRINTABLE
+
+
+_SHORT_ESCAPES: Final[Mapping[str, str]] = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _printable(text: str) -> str:
+    """``text`` as one inert line: every unprintable character shown as its escape.
+
+    For anything that came from upstream, a file or the user (names, messages,
+    paths, arguments) before it is put into a line.
+
+    >>> _printable("Acme\\x1b[2J\\nBilling: forged \\u202e")
+    'Acme\\\\x1b[2J\\\\nBilling: forged \\\\u202e'
+    """
+    if text.isprintable():  # the common case; stricter than _UNPRINTABLE
+        return text
+    return "".join(_escape(char) if _is_unprintable(char) else char for char in text)
+
+
+def _printable_lines(text: str) -> str:
+    """:func:`_printable` line by line: the CLI's own newlines stay, nothing else does."""
+    return "\n".join(_printable(line) for line in text.split("\n"))
+
+
+def _json_text(value: Any) -> str:
+    """JSON for the terminal: non-ASCII stays readable, nothing unprintable stays raw.
+
+    :func:`json.dumps` escapes C0 controls, but with ``ensure_ascii=False`` it
+    leaves DEL, the C1 controls (``\\x9b`` is a one-byte CSI), bidi overrides
+    and lone surrogates raw. They only occur inside strings, where a ``\\uXXXX``
+    escape is the same JSON value: lossless for a reader, inert on a terminal.
+    """
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+
+    def escape(char: str) -> str:
+        if char == "\n" or not _is_unprintable(char):  # newlines: the indentation's own
+            return char
+        units = char.encode("utf-16-le", "surrogatepass")
+        return "".join(
+            f"\\u{int.from_bytes(units[i : i + 2], 'little'):04x}" for i in range(0, len(units), 2)
+        )
+
+    return "".join(escape(char) for char in text)
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write ``text``, escaping what the stream's encoding cannot carry instead of failing."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+    stream.flush()
+
+
+@frozen
+class _Styled:
+    """Text the console paints (after making it printable): a tone, or bold."""
+
+    text: str
+    style: BillingTone | Literal["bold"]
+
+
+_Piece: TypeAlias = "str | _Styled"
+
 
 class _Console:
-    """stdout/stderr with optional colour; every line it writes is scrubbed of the key."""
+    """stdout/stderr with optional colour.
+
+    Everything written is scrubbed of the session key and made printable: an
+    escape sequence or a forged line in a team name is shown, never obeyed.
+    :meth:`print` keeps the line breaks of its text (the CLI's own); warnings
+    and errors are one line. The only escape sequences written are the
+    console's own colours.
+    """
 
     def __init__(self, *, out: TextIO, err: TextIO, colour: bool, secret: str | None) -> None:
         self.out = out
@@ -303,26 +456,31 @@ class _Console:
                 text = text.replace(secret, "***")
         return text
 
-    def print(self, text: str = "") -> None:
-        self.out.write(self.scrub(text) + "\n")
-        self.out.flush()
+    def print(self, *pieces: _Piece) -> None:
+        """One line (or several, split by the CLI's own newlines) of plain and painted pieces."""
+        _write(self.out, self.scrub("".join(self._render(piece) for piece in pieces)) + "\n")
 
     def warn(self, text: str) -> None:
-        self.err.write(self.scrub(f"{PROG}: warning: {text}") + "\n")
-        self.err.flush()
+        _write(self.err, _printable(self.scrub(f"{PROG}: warning: {text}")) + "\n")
 
     def error(self, text: str) -> None:
-        self.err.write(self.scrub(f"{PROG}: error: {text}") + "\n")
-        self.err.flush()
+        _write(self.err, _printable(self.scrub(f"{PROG}: error: {text}")) + "\n")
 
-    def tint(self, text: str, tone: BillingTone) -> str:
+    def tint(self, text: str, tone: BillingTone) -> _Styled:
+        return _Styled(text, tone)
+
+    def bold(self, text: str) -> _Styled:
+        return _Styled(text, "bold")
+
+    def _render(self, piece: _Piece) -> str:
+        if isinstance(piece, str):
+            return _printable_lines(self.scrub(piece))
+        text = _printable_lines(self.scrub(piece.text))
         if not self.colour:
             return text
+        code = _ANSI_BOLD if piece.style == "bold" else _ANSI[piece.style]
         # Line by line, so every line of a multi-line text is coloured on its own.
-        return "\n".join(f"{_ANSI[tone]}{line}{_ANSI_RESET}" for line in text.split("\n"))
-
-    def bold(self, text: str) -> str:
-        return f"{_ANSI_BOLD}{text}{_ANSI_RESET}" if self.colour else text
+        return "\n".join(f"{code}{line}{_ANSI_RESET}" for line in text.split("\n"))
 
 
 def _wants_colour(stream: TextIO, environ: Mapping[str, str]) -> bool:
@@ -336,7 +494,7 @@ def _wants_colour(stream: TextIO, environ: Mapping[str, str]) -> bool:
 
 
 def _print_json(console: _Console, value: Any) -> None:
-    console.print(json.dumps(value, indent=2, ensure_ascii=False))
+    console.print(_json_text(value))
 
 
 def _problem_wire(problem: Problem) -> dict[str, str]:
@@ -382,7 +540,12 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: _Console
     require_funds: bool = args.require_funds
     pins = settings.pin_store()
     refusal: str | None = None
-    with settings.billing_service() as billing:
+    # Signed out or another provider: the resolution makes no request, so the
+    # base URL is neither required nor checked (not signed in stays exit 4).
+    service: BillingService = (
+        settings.billing_service() if settings.needs_billing_requests() else _NoBillingService()
+    )
+    with service as billing:
         with _upstream_errors("resolve billing"):
             resolution = resolve_billing(
                 active_provider=settings.provider,
@@ -423,7 +586,10 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: _Console
             },
         )
     elif status is not None:
-        console.print(console.tint(format_billing_line(status), billing_tone(status)))
+        # One line, whatever the names in it hold: a newline in an org name must
+        # not print a second, forged billing line.
+        line = _printable(format_billing_line(status))
+        console.print(console.tint(line, billing_tone(status)))
     if failure is not None:
         raise failure
     for problem in problems:
@@ -497,31 +663,40 @@ def _print_team_table(
         console.print("No teams.")
         return
     header = ("", "TEAM", "SLUG", "CREDITS", "TIER", "STATE")
+    # Cells made printable before they are measured: a newline in a team name
+    # must not start a row, and the columns line up with what is shown.
     rows = [
-        (
-            ">" if choice.team.id == preselected else "",
-            _team_label(choice.team),
-            choice.team.slug,
-            _credits_cell(choice),
-            choice.tier or "-",
-            _state_cell(choice),
+        tuple(
+            _printable(cell)
+            for cell in (
+                ">" if choice.team.id == preselected else "",
+                _team_label(choice.team),
+                choice.team.slug,
+                _credits_cell(choice),
+                choice.tier or "-",
+                _state_cell(choice),
+            )
         )
         for choice in choices
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
 
-    def line(cells: Sequence[str], tones: Sequence[BillingTone | None]) -> str:
-        padded = []
-        for cell, width, tone in zip(cells, widths, tones, strict=True):
-            text = cell.ljust(width)
-            padded.append(console.tint(text, tone) if tone is not None else text)
-        return "  ".join(padded).rstrip()
+    def line(cells: Sequence[str], tones: Sequence[BillingTone | None]) -> list[_Piece]:
+        pieces: list[_Piece] = []
+        last = len(cells) - 1
+        for index, (cell, width, tone) in enumerate(zip(cells, widths, tones, strict=True)):
+            # The last column is not padded: no trailing blanks.
+            text = cell.rstrip() if index == last else cell.ljust(width)
+            pieces.append(console.tint(text, tone) if tone is not None else text)
+            if index != last:
+                pieces.append("  ")
+        return pieces
 
-    console.print(line(header, [None] * len(header)))
+    console.print(*line(header, [None] * len(header)))
     for choice, row in zip(choices, rows, strict=True):
         tones: list[BillingTone | None] = [None] * len(header)
         tones[3] = usage_tone(choice.usage) if choice.usage is not None else None
-        console.print(line(row, tones))
+        console.print(*line(row, tones))
     if preselected is not None:
         console.print(f"\n> suggested billing team; pin a selectable team with `{PROG} pin TEAM`")
     else:
@@ -580,17 +755,15 @@ def _cmd_pin(args: argparse.Namespace, settings: _Settings, console: _Console) -
     backup = pins.last_backup_path
     if backup is not None:
         console.warn(f"the pin file was corrupt; its old content was kept in {backup}")
-    where = settings.project / _PIN_FILE
+    where = _printable(str(settings.project / _PIN_FILE))
     if team is None:
         if previous is None:
             console.print(f"No billing team was pinned in {where}; nothing to clear.")
         else:
-            console.print(f"Cleared the billing pin ({previous}) in {where}.")
+            console.print(f"Cleared the billing pin ({_printable(previous)}) in {where}.")
     else:
-        console.print(
-            f"Pinned {_team_label(team)} (slug {team.slug}, id {team.id}) "
-            f"as the billing team in {where}."
-        )
+        label, slug, team_id = (_printable(t) for t in (_team_label(team), team.slug, team.id))
+        console.print(f"Pinned {label} (slug {slug}, id {team_id}) as the billing team in {where}.")
     return EXIT_OK
 
 
@@ -614,7 +787,7 @@ def _cmd_demo(args: argparse.Namespace, settings: _Settings, console: _Console) 
             code = _COMMANDS[step_args.command](step_args, demo_settings, console)
         except _CliError as exc:
             # On stdout, so the walk-through reads in order when piped.
-            console.print(f"{PROG}: error: {exc.message}")
+            console.print(_printable(f"{PROG}: error: {exc.message}"))
             code = exc.code
         console.print(console.tint(f"(exit {code})", "inactive"))
         if code != expect:
@@ -727,13 +900,14 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with errors in the same one-line shape as every other failure."""
 
     def error(self, message: str) -> NoReturn:
+        # The message may quote the arguments: shown, never obeyed by the terminal.
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message}\n")
+        self.exit(EXIT_USAGE, _printable(f"{PROG}: error: {message}") + "\n")
 
 
 _EPILOG: Final = f"""\
 environment:
-  {ENV_BILLING_BASE_URL}  billing API base URL, e.g. https://api.example.com/api/v1 (required)
+  {ENV_BILLING_BASE_URL}  billing API base URL, e.g. https://api.example.com/api/v1
   {ENV_TEAM_BASE_URL}     team API base URL (default: the billing base URL)
   {ENV_SESSION_KEY}       your session key (never printed)
   {ENV_ACTIVE_PROVIDER}   the active LLM provider (default: {BYTEROVER_PROVIDER})

@@ -706,3 +706,306 @@ def test_library_log_records_do_not_leak_to_stderr(run: Run, project: Path) -> N
     warnings = [line for line in result.err.splitlines() if line]
     assert len(warnings) == 1
     assert warnings[0].startswith("billing-core: warning: pins:")
+
+
+# --- when the network is needed (SPEC §4, §9): checks in that order -------------
+
+_REFUSED_BASE_URL = "http://billing.example.com/api/v1"  # plain http to a remote host
+
+
+def test_status_of_another_provider_needs_no_base_url(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BRV_BILLING_BASE_URL")
+    result = run("status", "--provider", "openai")
+    assert (result.code, result.out, result.err) == (0, "Using openai\n", "")
+    assert json.loads(run("status", "--provider", "openai", "--json").out) == {
+        "status": {"source": "other-provider", "activeProvider": "openai"},
+        "problems": [],
+    }
+    assert run("status", "--provider", "openai", "--require-funds").code == 0
+    # Not read at all: even a base URL that would be refused does not matter.
+    monkeypatch.setenv("BRV_BILLING_BASE_URL", _REFUSED_BASE_URL)
+    assert run("status", "--provider", "openai").out == "Using openai\n"
+
+
+@pytest.mark.parametrize("base_url", [None, _REFUSED_BASE_URL, "not a url"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["status", "--require-funds"],
+        # Signed out comes first (SPEC §4 step 1), whatever the provider.
+        ["--provider", "openai", "status"],
+        ["teams"],
+        ["teams", "--json"],
+        ["pin", "acme"],
+        ["pin", "--clear"],
+    ],
+)
+def test_signed_out_is_exit_4_whatever_the_base_url(
+    run: Run, monkeypatch: pytest.MonkeyPatch, base_url: str | None, argv: list[str]
+) -> None:
+    monkeypatch.delenv("BRV_SESSION_KEY")
+    if base_url is None:
+        monkeypatch.delenv("BRV_BILLING_BASE_URL")
+    else:
+        monkeypatch.setenv("BRV_BILLING_BASE_URL", base_url)
+    result = run(*argv)
+    assert result.code == cli.EXIT_NOT_SIGNED_IN
+    assert "not signed in: set BRV_SESSION_KEY" in result.error_line()
+
+
+def test_script_status_without_base_url(run_script: RunScript) -> None:
+    other = run_script(
+        "status", "--provider", "openai", env_overrides={"BRV_BILLING_BASE_URL": None}
+    )
+    assert (other.code, other.out, other.err) == (0, "Using openai\n", "")
+    signed_out = run_script(
+        "status", env_overrides={"BRV_BILLING_BASE_URL": None, "BRV_SESSION_KEY": None}
+    )
+    assert signed_out.code == cli.EXIT_NOT_SIGNED_IN
+    assert "BRV_SESSION_KEY" in signed_out.error_line()
+
+
+# --- the project directory --------------------------------------------------------
+
+_NO_SUCH_USER = "billing-core-no-such-user-7c1e"
+
+
+def test_project_under_an_unknown_users_home_is_bad_usage(run: Run) -> None:
+    result = run("status", "--project", f"~{_NO_SUCH_USER}/x")
+    assert result.code == cli.EXIT_USAGE
+    assert f"--project ~{_NO_SUCH_USER}/x: cannot expand '~'" in result.error_line()
+
+
+def test_project_name_too_long_is_bad_usage(run: Run) -> None:
+    result = run("teams", "--project", "d" * 5_000)
+    assert result.code == cli.EXIT_USAGE
+    assert "--project ddd" in result.error_line()
+
+
+def test_script_project_under_an_unknown_users_home(run_script: RunScript) -> None:
+    result = run_script("status", "--project", f"~{_NO_SUCH_USER}/x")
+    assert result.code == cli.EXIT_USAGE
+    assert "cannot expand '~'" in result.error_line()
+
+
+# --- nothing from upstream or the user is obeyed by the terminal -------------------
+
+# Clears the screen, sets the window title, rings the bell, forges a second
+# billing line, then reverses the text (bidi override), starts a CSI with the
+# one-byte C1 form, and ends with DEL.
+HOSTILE = (
+    "Acme\x1b[2J\x1b]0;pwned\x07\nBilling: Personal free credits (999,999 / 1,000,000)"
+    "\u202e\x9b5m\x7f"
+)
+FORGED_LINE = "Billing: Personal free credits"
+_OWN_CODES = ("\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m")
+
+
+def _unprintable(text: str) -> set[str]:
+    """What in ``text`` a terminal could act on, but the CLI's own colours and newlines."""
+    for code in _OWN_CODES:
+        text = text.replace(code, "")
+    return {char for char in text if char != "\n" and not char.isprintable()}
+
+
+def _assert_inert(result: Result) -> None:
+    """No byte a terminal would obey, and no forged line, in what the run printed.
+
+    Other layers may also clean names up (shown as escapes here, as a
+    replacement character there): whatever they do, this must hold.
+    """
+    assert _unprintable(result.out) == set(), repr(result.out)
+    assert _unprintable(result.err) == set(), repr(result.err)
+    for line in (result.out + result.err).splitlines():
+        assert not line.startswith(FORGED_LINE), repr(line)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Acme\x1b[2J", "Acme\\x1b[2J"),  # ESC: C0
+        ("a\nb\rc\td", "a\\nb\\rc\\td"),  # line structure is not the name's to make
+        ("\x9b5m\x7f\x85", "\\x9b5m\\x7f\\x85"),  # C1 CSI, DEL, NEL
+        ("evil\u202etxt.exe", "evil\\u202etxt.exe"),  # bidi override (Cf)
+        ("a\u200bb\U000e0041", "a\\u200bb\\U000e0041"),  # zero width space, tag (Cf)
+        ("a\u2028b\u2029", "a\\u2028b\\u2029"),  # line and paragraph separators
+        ("lone \ud800", "lone \\ud800"),  # a surrogate no encoder accepts
+        ("Société 株式会社 🚀 a\u00a0b", "Société 株式会社 🚀 a\u00a0b"),  # printable: kept
+    ],
+)
+def test_printable_shows_what_a_terminal_would_obey_as_escapes(text: str, shown: str) -> None:
+    assert cli._printable(text) == shown
+
+
+def _hostile_account() -> Account:
+    sample = sample_account()
+    acme_team, *teams = sample.teams
+    acme_usage, *usages = sample.usages
+    return attrs.evolve(
+        sample,
+        teams=(attrs.evolve(acme_team, display_name=HOSTILE, slug="acme\x1b[5m"), *teams),
+        usages=(attrs.evolve(acme_usage, organization_name=HOSTILE), *usages),
+    )
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_status_line_shows_hostile_names_inert(api: FakeBillingApi, run: Run, tty: bool) -> None:
+    api.account = _hostile_account()
+    result = run("status", tty=tty)
+    assert result.code == 0
+    _assert_inert(result)
+    assert result.out.count("\n") == 1  # one billing line, not a forged second one
+    assert result.out.startswith("\x1b[32mBilling: Acme" if tty else "Billing: Acme")
+    assert result.out.endswith("\x1b[0m\n" if tty else "(12,400 credits, PRO)\n")
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_status_line_is_inert_even_if_presentation_passes_names_raw(
+    api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch, tty: bool
+) -> None:
+    # The console is the last guard: it must not rely on the labels being clean.
+    monkeypatch.setattr(cli, "format_billing_line", lambda status: f"Billing: {HOSTILE}")
+    result = run("status", tty=tty)
+    assert result.code == 0
+    _assert_inert(result)
+    shown = "Billing: Acme\\x1b[2J\\x1b]0;pwned\\x07\\nBilling: Personal free credits"
+    assert result.out.startswith(f"\x1b[32m{shown}" if tty else shown)
+    assert result.out.endswith("\\u202e\\x9b5m\\x7f\x1b[0m\n" if tty else "\\x7f\n")
+
+
+@pytest.mark.parametrize("command", ["status", "teams"])
+def test_json_keeps_hostile_names_exact_and_inert(
+    api: FakeBillingApi, run: Run, command: str
+) -> None:
+    api.account = _hostile_account()
+    result = run(command, "--json")
+    assert result.code == 0
+    assert _unprintable(result.out) == set(), repr(result.out)
+    body = json.loads(result.out)
+    if command == "status":
+        assert body["status"]["organizationName"] == HOSTILE
+    else:
+        assert (body[0]["team"]["displayName"], body[0]["team"]["slug"]) == (HOSTILE, "acme\x1b[5m")
+
+
+def test_json_keeps_non_ascii_readable(api: FakeBillingApi, run: Run) -> None:
+    sample = sample_account()
+    acme = attrs.evolve(sample.usages[0], organization_name="Société Générale 株式会社 🚀")
+    api.account = attrs.evolve(sample, usages=(acme, *sample.usages[1:]))
+    out = run("status", "--json").out
+    assert '"organizationName": "Société Générale 株式会社 🚀"' in out
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_teams_table_shows_hostile_names_inert(api: FakeBillingApi, run: Run, tty: bool) -> None:
+    api.account = _hostile_account()
+    result = run("teams", tty=tty)
+    assert result.code == 0
+    _assert_inert(result)
+    lines = result.out.splitlines()
+    assert len(lines) == 5  # header, two rows, a blank line, the hint
+    acme_row = lines[1]
+    assert "acme\\x1b[5m" in acme_row
+    assert acme_row.endswith("selectable")
+    # The columns still line up: the slug column starts at the same place.
+    assert lines[0].index("SLUG") == acme_row.index("acme\\x1b") == lines[2].index("side-project")
+
+
+def test_pin_output_shows_hostile_names_inert(api: FakeBillingApi, run: Run) -> None:
+    api.account = _hostile_account()
+    result = run("pin", ACME_TEAM_ID)
+    assert result.code == 0
+    _assert_inert(result)
+    assert result.out.count("\n") == 1
+    assert result.out.startswith("Pinned Acme\\x1b[2J")
+
+
+def test_pin_errors_listing_hostile_names_are_one_inert_line(api: FakeBillingApi, run: Run) -> None:
+    api.account = _hostile_account()
+    result = run("pin", "globex\x1b[2J")  # TeamNotFoundError lists the display names
+    assert result.code == cli.EXIT_USAGE
+    _assert_inert(result)
+    assert result.err.count("\n") == 1
+    assert "available teams" in result.error_line()
+
+
+def test_clearing_a_hostile_pin_shows_it_inert(run: Run, project: Path) -> None:
+    _write_pin(project, "org\x1b[2J\nBilling: Personal free credits")
+    result = run("pin", "--clear")
+    assert result.code == 0
+    _assert_inert(result)
+    assert result.out.count("\n") == 1
+
+
+def test_upstream_error_messages_are_one_inert_line(api: FakeBillingApi, run: Run) -> None:
+    api.fail("usages", status=500, body={"statusCode": 500, "message": HOSTILE})
+    result = run("status")
+    assert result.code == cli.EXIT_UNAVAILABLE
+    _assert_inert(result)
+    assert result.err.count("\n") == 1
+    assert "billing is unavailable" in result.error_line()
+
+
+def test_user_input_is_shown_inert(run: Run, project: Path) -> None:
+    provider = run("status", "--provider", "x\x1b[2J\nBilling: Personal free credits")
+    assert (provider.code, provider.out.count("\n")) == (0, 1)
+    assert provider.out.startswith("Using x")
+    _assert_inert(provider)
+    for argv, message in (
+        (["status", "x\x1b[2J\nBilling: Personal free credits"], "unrecognized arguments: x"),
+        (["status", "--project", "x\x1b[2J\nBilling: Personal free credits"], "--project x"),
+    ):
+        result = run(*argv)
+        assert result.code == cli.EXIT_USAGE
+        _assert_inert(result)
+        assert message in result.error_line()
+
+
+def test_unexpected_errors_are_one_inert_line(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom\x1b[2J\nBilling: Personal free credits")
+
+    monkeypatch.setattr(cli, "team_choices", explode)
+    result = run("teams")
+    assert result.code == cli.EXIT_UNEXPECTED
+    _assert_inert(result)
+    assert result.err.count("\n") == 1
+
+
+def test_output_the_terminal_cannot_encode_is_escaped(
+    api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = sample_account()
+    acme = attrs.evolve(sample.usages[0], organization_name="Société")
+    api.account = attrs.evolve(sample, usages=(acme, *sample.usages[1:]))
+    raw = io.BytesIO()
+    ascii_stdout = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_stdout)
+    result = run("status")
+    assert result.code == 0
+    assert raw.getvalue() == b"Billing: Soci\\xe9t\\xe9 (12,400 credits, PRO)\n"
+
+
+def test_script_teams_shows_hostile_names_inert(api: FakeBillingApi, run_script: RunScript) -> None:
+    api.account = _hostile_account()
+    result = run_script("teams")
+    assert result.code == 0
+    _assert_inert(result)
+    assert len(result.out.splitlines()) == 5
+
+
+def test_a_removed_current_directory_is_bad_usage(
+    run: Run, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = project / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    result = run("status")
+    assert result.code == cli.EXIT_USAGE
+    assert "cannot use the current directory" in result.error_line()
+    assert "--project DIR" in result.error_line()
