@@ -26,35 +26,44 @@ from billing_core.models import (
     StatusBilling,
     TeamPickNeededBilling,
 )
-from billing_core.presentation import PIN_COMMAND_HINT
+from billing_core.presentation import (
+    PIN_COMMAND_HINT,
+    _invalid_pin_label,
+    _invalid_pin_reason,
+    _team_label,
+)
 
 __all__ = ["ensure_billing_funds", "is_billing_exhausted"]
 
 
 def is_billing_exhausted(status: StatusBilling | None) -> bool:
-    """Whether the payer of ``status`` has no credits left: remaining known and
-    at most 0, for a free, paid or pick-needed status.
+    """Whether the payer of ``status`` cannot pay: remaining known and at most 0,
+    or the limit exceeded, for a free, paid or pick-needed status.
 
     Never for another provider, for ``None`` (not signed in or unknown) or for
-    numbers that are absent. An invalid pin is not *exhausted*, it is invalid:
-    :func:`ensure_billing_funds` refuses it separately.
+    numbers that are absent (unless the limit is exceeded). An invalid pin is
+    not *exhausted*, it is invalid: :func:`ensure_billing_funds` refuses it
+    separately.
+
+    Deliberately wider than spec §6 ("remaining present and <= 0"): the server
+    refuses requests while upstream says the limit is exceeded (``limit_exceeded``),
+    whatever ``remaining`` says, and :func:`billing_core.billing_tone` is
+    ``danger`` then; exhaustion and the ``danger`` tone are one rule.
 
     >>> is_billing_exhausted(PaidBilling(organization_id="org-1", remaining=0))
     True
     >>> is_billing_exhausted(PaidBilling(organization_id="org-1"))
     False
+    >>> is_billing_exhausted(PaidBilling(organization_id="org-1", remaining=9, limit_exceeded=True))
+    True
     """
     if isinstance(status, (FreeBilling, PaidBilling, TeamPickNeededBilling)):
-        return status.remaining is not None and status.remaining <= 0
+        return status.limit_exceeded or (status.remaining is not None and status.remaining <= 0)
     return False
 
 
-def _label(organization_id: str, organization_name: str | None) -> str:
-    return organization_name if organization_name and organization_name.strip() else organization_id
-
-
 def _usage_label(usage: BillingUsage) -> str:
-    return _label(usage.organization_id, usage.organization_name)
+    return _team_label(usage.organization_id, usage.organization_name)
 
 
 def _most_remaining_first(usages: Iterable[BillingUsage]) -> list[BillingUsage]:
@@ -72,10 +81,14 @@ def _credits(n: int) -> str:
 def _paid_teams_with_credits(
     usages: Iterable[BillingUsage], *, excluding: str | None = None
 ) -> list[BillingUsage]:
+    """The paid teams a request could be billed to: credits left, limit not exceeded."""
     by_id = {
         u.organization_id: u
         for u in usages
-        if u.tier != FREE_TIER and u.remaining > 0 and u.organization_id != excluding
+        if u.tier != FREE_TIER
+        and u.remaining > 0
+        and not u.limit_exceeded
+        and u.organization_id != excluding
     }
     return _most_remaining_first(by_id.values())
 
@@ -84,26 +97,42 @@ def _listing(usages: Iterable[BillingUsage]) -> str:
     return ", ".join(f"{_usage_label(u)} ({_credits(u.remaining)})" for u in usages)
 
 
+def _used_up(remaining: int | None) -> bool:
+    # Exhausted with credits left (or unknown) means the limit is exceeded.
+    return remaining is not None and remaining <= 0
+
+
 def _free_exhausted(status: FreeBilling) -> InsufficientCreditsError:
-    left = f" (0 of {status.total:,} left this month)" if status.total is not None else ""
+    if _used_up(status.remaining):
+        left = f" (0 of {status.total:,} left this month)" if status.total is not None else ""
+        why = f"are used up{left}"
+    else:
+        why = "are over their usage limit"
     return InsufficientCreditsError(
-        f"Your personal free credits are used up{left}. Upgrade to a paid plan to keep going."
+        f"Your personal free credits {why}. Upgrade to a paid plan to keep going."
     )
 
 
 def _paid_exhausted(
     status: PaidBilling, usages: Iterable[BillingUsage]
 ) -> InsufficientCreditsError:
-    label = _label(status.organization_id, status.organization_name)
+    label = _team_label(status.organization_id, status.organization_name)
+    why = "has no credits left" if _used_up(status.remaining) else "is over its credit limit"
     others = _paid_teams_with_credits(usages, excluding=status.organization_id)
     if not others:
-        return InsufficientCreditsError(
-            f"{label} has no credits left. Top up {label}'s credits to keep going."
-        )
+        return InsufficientCreditsError(f"{label} {why}. Top up {label}'s credits to keep going.")
     return InsufficientCreditsError(
-        f"{label} has no credits left. Paid teams with credits: {_listing(others)}. "
+        f"{label} {why}. Paid teams with credits: {_listing(others)}. "
         f"Pin one with {PIN_COMMAND_HINT}."
     )
+
+
+def _candidate_entry(candidate: PaidBilling) -> str:
+    label = _team_label(candidate.organization_id, candidate.organization_name)
+    notes = [_credits(candidate.remaining)] if candidate.remaining is not None else []
+    if candidate.limit_exceeded:
+        notes.append("limit exceeded")
+    return f"{label} ({', '.join(notes)})" if notes else label
 
 
 def _pick_needed_exhausted(status: TeamPickNeededBilling) -> InsufficientCreditsError:
@@ -111,35 +140,24 @@ def _pick_needed_exhausted(status: TeamPickNeededBilling) -> InsufficientCredits
         status.candidates,
         key=lambda c: (
             -(c.remaining if c.remaining is not None else 0),
-            _label(c.organization_id, c.organization_name).casefold(),
+            _team_label(c.organization_id, c.organization_name).casefold(),
             c.organization_id,
         ),
     )
-    listing = ", ".join(
-        _label(c.organization_id, c.organization_name)
-        + (f" ({_credits(c.remaining)})" if c.remaining is not None else "")
-        for c in candidates
-    )
+    listing = ", ".join(_candidate_entry(c) for c in candidates)
+    why = "are used up" if _used_up(status.remaining) else "are over their usage limit"
     return InsufficientCreditsError(
-        "Your personal free credits are used up and no billing team is pinned. "
+        f"Your personal free credits {why} and no billing team is pinned. "
         f"Pick one of your paid teams ({listing}) with {PIN_COMMAND_HINT}."
     )
 
 
 def _invalid_pin(status: InvalidPinBilling, usages: Iterable[BillingUsage]) -> InvalidPinError:
-    name = status.organization_name
-    label = (
-        f"{name} ({status.organization_id})" if name and name.strip() else status.organization_id
-    )
-    why = (
-        "is on the FREE tier and cannot be billed"
-        if status.reason == "free-tier"
-        else "is not one of your teams"
-    )
     paid = _paid_teams_with_credits(usages)
     choices = f" Paid teams with credits: {_listing(paid)}." if paid else ""
     return InvalidPinError(
-        f"The pinned team {label} {why}.{choices} Pin a paid team with {PIN_COMMAND_HINT}."
+        f"The pinned team {_invalid_pin_label(status)} {_invalid_pin_reason(status)}.{choices} "
+        f"Pin a paid team with {PIN_COMMAND_HINT}."
     )
 
 
@@ -148,11 +166,14 @@ def ensure_billing_funds(
 ) -> None:
     """Raise when the next request cannot be paid for; return ``None`` otherwise.
 
+    Exhausted means no credits left or the limit exceeded (see
+    :func:`is_billing_exhausted`).
+
     - exhausted free credits: :class:`InsufficientCreditsError` telling the user
       to upgrade;
     - an exhausted paid team: :class:`InsufficientCreditsError` listing the
-      user's *other* paid teams that still have credits (from ``usages``), most
-      remaining first, and how to pin one;
+      user's *other* paid teams that still have credits and are not over their
+      limit (from ``usages``), most remaining first, and how to pin one;
     - exhausted free credits while a team must be picked:
       :class:`InsufficientCreditsError` listing the paid teams to pick;
     - an invalid pin: :class:`InvalidPinError` telling the user to pin a paid

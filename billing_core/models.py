@@ -225,7 +225,11 @@ class OtherProviderBilling:
 
 @frozen(kw_only=True)
 class PaidBilling:
-    """Requests are billed to this paid team. ``total`` is the team's ``totalLimit``."""
+    """Requests are billed to this paid team. ``total`` is the team's ``totalLimit``.
+
+    ``limit_exceeded`` is the team usage's ``limitExceeded``: the server refuses
+    requests while it is true, whatever ``remaining`` says.
+    """
 
     source: ClassVar[Literal["paid"]] = "paid"
 
@@ -234,16 +238,23 @@ class PaidBilling:
     remaining: int | None = field(default=None, validator=_optional_int)
     total: int | None = field(default=None, validator=_optional_int)
     tier: str | None = field(default=None, validator=_optional_str)
+    limit_exceeded: bool = field(default=False, validator=_bool)
 
 
 @frozen(kw_only=True)
 class FreeBilling:
-    """Requests use the user's personal free credits (monthly window)."""
+    """Requests use the user's personal free credits (monthly window).
+
+    ``limit_exceeded``: upstream says the free credits are over their limit (the
+    :class:`FreeUserLimit`'s own flag or its monthly window's), so the server
+    refuses requests whatever ``remaining`` says.
+    """
 
     source: ClassVar[Literal["free"]] = "free"
 
     remaining: int | None = field(default=None, validator=_optional_int)
     total: int | None = field(default=None, validator=_optional_int)
+    limit_exceeded: bool = field(default=False, validator=_bool)
 
 
 def candidate_sort_key(candidate: PaidBilling) -> tuple[str, str]:
@@ -258,6 +269,12 @@ def _sorted_candidates(candidates: Iterable[PaidBilling]) -> tuple[PaidBilling, 
     for item in items:
         if type(item) is not PaidBilling:
             raise TypeError(f"candidates must hold PaidBilling, not {type(item).__name__}")
+    ids = [item.organization_id for item in items]
+    if len(set(ids)) != len(ids):
+        # Two entries for one team: the sort key would tie on them, so the same
+        # candidates given in another order would build an unequal value.
+        repeated = next(id_ for index, id_ in enumerate(ids) if id_ in ids[:index])
+        raise ValueError(f"candidates must list each organization once; {repeated!r} is repeated")
     return tuple(sorted(items, key=candidate_sort_key))
 
 
@@ -266,7 +283,9 @@ class TeamPickNeededBilling:
     """Two or more paid teams and no pin: free credits are charged until the user picks.
 
     ``candidates`` are kept sorted by name (case-insensitively), then id, whatever
-    order they are given in.
+    order they are given in; each team appears once (a repeated organization id
+    raises ``ValueError``). ``remaining``, ``total`` and ``limit_exceeded`` are
+    the free credits', as in :class:`FreeBilling`; each candidate carries its own.
     """
 
     source: ClassVar[Literal["needs-pick"]] = "needs-pick"
@@ -274,6 +293,7 @@ class TeamPickNeededBilling:
     candidates: tuple[PaidBilling, ...] = field(converter=_sorted_candidates)
     remaining: int | None = field(default=None, validator=_optional_int)
     total: int | None = field(default=None, validator=_optional_int)
+    limit_exceeded: bool = field(default=False, validator=_bool)
 
 
 def _reason(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

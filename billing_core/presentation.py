@@ -11,6 +11,7 @@ a tone and a link. Nothing here decides who pays; that was decided once by
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Final, Literal, TypeAlias
 from urllib.parse import quote
 
@@ -41,6 +42,9 @@ PIN_COMMAND_HINT: Final = "`billing-core pin TEAM`"
 """The command that pins a billing team, as the status lines and errors cite it."""
 
 _CLEAR_COMMAND_HINT: Final = "`billing-core pin --clear`"
+
+# Path segments a URL parser resolves ("this" and "parent" directory).
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
 
 
 def _check_int(n: object, *, name: str) -> int:
@@ -82,8 +86,33 @@ def _grouped(n: int) -> str:
     return f"{n:,}"
 
 
+# Characters that must not reach a terminal or a log line from upstream text:
+# controls (newline, ESC), format characters (bidi overrides, zero-width),
+# lone surrogates (unprintable in UTF-8) and the line and paragraph separators.
+_UNSHOWABLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_REPLACEMENT: Final = "\ufffd"
+
+
+def _shown(text: str) -> str:
+    """``text`` (a name, id or tier from upstream) made safe to show people.
+
+    Every character of category Cc, Cf, Cs, Zl or Zp becomes U+FFFD, so a name
+    can neither forge a second line, nor send terminal escapes, nor reorder
+    what follows it; the replacement shows that something was there.
+    """
+    if text.isprintable():  # the common case: no character to replace
+        return text
+    return "".join(
+        _REPLACEMENT if unicodedata.category(char) in _UNSHOWABLE_CATEGORIES else char
+        for char in text
+    )
+
+
 def _team_label(organization_id: str, organization_name: str | None) -> str:
-    return organization_name if organization_name and organization_name.strip() else organization_id
+    """How a team is named to people: its name, else (missing or blank) its id."""
+    if organization_name and organization_name.strip():
+        return _shown(organization_name)
+    return _shown(organization_id)
 
 
 def _free_line(remaining: int | None, total: int | None) -> str:
@@ -100,7 +129,7 @@ def _paid_line(status: PaidBilling) -> str:
     if status.remaining is None:
         return f"Billing: {label} (usage unavailable)"
     if status.tier:
-        return f"Billing: {label} ({_grouped(status.remaining)} credits, {status.tier})"
+        return f"Billing: {label} ({_grouped(status.remaining)} credits, {_shown(status.tier)})"
     return f"Billing: {label} ({_grouped(status.remaining)} credits)"
 
 
@@ -116,24 +145,33 @@ def _needs_pick_line(status: TeamPickNeededBilling) -> str:
     )
 
 
-def _invalid_pin_line(status: InvalidPinBilling) -> str:
+def _invalid_pin_label(status: InvalidPinBilling) -> str:
+    """The pinned team named for people: ``name (id)``, or the id alone."""
     name = status.organization_name
-    label = (
-        f"{name} ({status.organization_id})" if name and name.strip() else status.organization_id
-    )
-    why = (
-        "is on the FREE tier and cannot be billed"
-        if status.reason == "free-tier"
-        else "is not one of your teams"
-    )
+    if name and name.strip():
+        return f"{_shown(name)} ({_shown(status.organization_id)})"
+    return _shown(status.organization_id)
+
+
+def _invalid_pin_reason(status: InvalidPinBilling) -> str:
+    if status.reason == "free-tier":
+        return "is on the FREE tier and cannot be billed"
+    return "is not one of your teams"
+
+
+def _invalid_pin_line(status: InvalidPinBilling) -> str:
     return (
-        f"Billing: pinned team {label} {why} — pin a paid team with {PIN_COMMAND_HINT} "
-        f"or clear the pin with {_CLEAR_COMMAND_HINT}"
+        f"Billing: pinned team {_invalid_pin_label(status)} {_invalid_pin_reason(status)} — "
+        f"pin a paid team with {PIN_COMMAND_HINT} or clear the pin with {_CLEAR_COMMAND_HINT}"
     )
 
 
 def format_billing_line(status: StatusBilling) -> str:
     """The one-line billing summary a CLI prints; numbers grouped with commas.
+
+    Always one line: control and format characters in names (and other text
+    from upstream) are shown as U+FFFD, so a team name cannot forge a line or
+    send terminal escapes.
 
     >>> format_billing_line(OtherProviderBilling(active_provider="openai"))
     'Using openai'
@@ -164,15 +202,19 @@ pick one with `billing-core pin TEAM`'
     if type(status) is InvalidPinBilling:
         return _invalid_pin_line(status)
     if type(status) is OtherProviderBilling:
-        return f"Using {status.active_provider or 'another provider'}"
+        return f"Using {_shown(status.active_provider or 'another provider')}"
     raise TypeError(f"status must be a StatusBilling variant, not {type(status).__name__}")
 
 
 def _tone(*, remaining: int | None, total: int | None, limit_exceeded: bool) -> BillingTone:
     # The one rule. Exact integers: "10 % of total" is remaining * 10 <= total.
+    # An exceeded limit is danger even without numbers: upstream said so, and
+    # the server refuses requests (is_billing_exhausted agrees).
+    if limit_exceeded:
+        return "danger"
     if remaining is None:
         return "inactive"
-    if limit_exceeded or remaining <= 0:
+    if remaining <= 0:
         return "danger"
     if total is not None and remaining * 10 <= total:
         return "warn"
@@ -182,13 +224,19 @@ def _tone(*, remaining: int | None, total: int | None, limit_exceeded: bool) -> 
 def billing_tone(status: StatusBilling | None) -> BillingTone:
     """How alarming ``status`` is, by one rule shared by every surface.
 
-    ``danger`` when remaining is 0 or less, and for an invalid pin; ``warn`` when
-    remaining is at most 10 % of total; ``inactive`` when there are no numbers,
-    for another provider, and for ``None`` (not signed in or unknown); else
-    ``ok``. A pick-needed status is judged by its free-credit numbers.
+    ``danger`` when remaining is 0 or less or the limit is exceeded
+    (``limit_exceeded``, whatever the numbers), and for an invalid pin; ``warn``
+    when remaining is at most 10 % of total; ``inactive`` when there are no
+    numbers (and the limit is not exceeded), for another provider, and for
+    ``None`` (not signed in or unknown); else ``ok``. A pick-needed status is
+    judged by its free credits. For free, paid and pick-needed statuses the tone
+    is ``danger`` exactly when :func:`billing_core.is_billing_exhausted` holds,
+    and a paid status has the tone :func:`usage_tone` gives its team's usage.
 
     >>> [billing_tone(FreeBilling(remaining=r, total=1_000)) for r in (0, 100, 101)]
     ['danger', 'warn', 'ok']
+    >>> billing_tone(FreeBilling(remaining=500, total=1_000, limit_exceeded=True))
+    'danger'
     >>> billing_tone(InvalidPinBilling(organization_id="org-9", reason="free-tier"))
     'danger'
     """
@@ -197,7 +245,9 @@ def billing_tone(status: StatusBilling | None) -> BillingTone:
     if type(status) is InvalidPinBilling:
         return "danger"
     if isinstance(status, (PaidBilling, FreeBilling, TeamPickNeededBilling)):
-        return _tone(remaining=status.remaining, total=status.total, limit_exceeded=False)
+        return _tone(
+            remaining=status.remaining, total=status.total, limit_exceeded=status.limit_exceeded
+        )
     raise TypeError(f"status must be a StatusBilling variant, not {type(status).__name__}")
 
 
@@ -221,12 +271,20 @@ def build_top_up_url(*, web_app_url: str | None, team_slug: str | None) -> str |
     Surrounding whitespace and trailing slashes of the base are dropped; the slug
     is percent-encoded as one path segment.
 
+    A slug of ``"."`` or ``".."`` gives ``None`` too: browsers (every WHATWG URL
+    parser) read such a segment, and its encodings ``%2e`` and ``%2e%2e``
+    alike, as "this" or "parent" directory, so no URL can name that team's
+    page, and ``/settings/../billing`` would lead to another one.
+
     >>> build_top_up_url(web_app_url="https://app.example.com/", team_slug="acme corp")
     'https://app.example.com/settings/acme%20corp/billing'
     >>> build_top_up_url(web_app_url="", team_slug="acme") is None
     True
+    >>> build_top_up_url(web_app_url="https://app.example.com", team_slug="..") is None
+    True
     """
     base = (web_app_url or "").strip().rstrip("/")
-    if not base or not team_slug:
+    if not base or not team_slug or team_slug in _DOT_SEGMENTS:
         return None
+    # quote() encodes "%" too, so no other slug can turn into a dot segment.
     return f"{base}/settings/{quote(team_slug, safe='')}/billing"

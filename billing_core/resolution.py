@@ -10,7 +10,7 @@ re-derives who pays.
 ...     percent_used=38.0, limit_exceeded=False, tier="PRO")
 >>> build_status_billing(active_provider="byterover", is_authenticated=True, usages=[acme])
 PaidBilling(organization_id='org-1', organization_name='Acme', remaining=12400, total=20000, \
-tier='PRO')
+tier='PRO', limit_exceeded=False)
 >>> build_status_billing(active_provider="byterover", is_authenticated=True, usages=[acme],
 ...                      pinned_team_id="org-9")
 InvalidPinBilling(organization_id='org-9', reason='not-a-member', organization_name=None)
@@ -185,6 +185,7 @@ def _as_paid_billing(usage: BillingUsage) -> PaidBilling:
         remaining=usage.remaining,
         total=usage.total_limit,
         tier=usage.tier,
+        limit_exceeded=usage.limit_exceeded,
     )
 
 
@@ -213,6 +214,10 @@ def build_status_billing(
     6. no pin and no paid organisation: :class:`FreeBilling` with the monthly
        free numbers (absent when ``free_user_limit`` is ``None``).
 
+    A paid status carries its usage's ``limit_exceeded``; free and pick-needed
+    statuses are ``limit_exceeded`` when the free limit's flag or its monthly
+    window's flag is set.
+
     The work is one pass over ``usages``; only the returned objects are built.
 
     >>> build_status_billing(active_provider="openai", is_authenticated=True)
@@ -220,7 +225,7 @@ def build_status_billing(
     >>> build_status_billing(active_provider="byterover", is_authenticated=False) is None
     True
     >>> build_status_billing(active_provider="byterover", is_authenticated=True)
-    FreeBilling(remaining=None, total=None)
+    FreeBilling(remaining=None, total=None, limit_exceeded=False)
     """
     if not is_authenticated:
         return None
@@ -246,16 +251,32 @@ def build_status_billing(
     if team_id is not None:
         return _as_paid_billing(paid[team_id])
 
-    monthly = free_user_limit.monthly if free_user_limit is not None else None
-    remaining = monthly.remaining if monthly is not None else None
-    total = monthly.limit if monthly is not None else None
+    remaining, total, limit_exceeded = _free_numbers(free_user_limit)
     if paid:
         return TeamPickNeededBilling(
             candidates=[_as_paid_billing(u) for u in paid.values()],
             remaining=remaining,
             total=total,
+            limit_exceeded=limit_exceeded,
         )
-    return FreeBilling(remaining=remaining, total=total)
+    return FreeBilling(remaining=remaining, total=total, limit_exceeded=limit_exceeded)
+
+
+def _free_numbers(free_user_limit: FreeUserLimit | None) -> tuple[int | None, int | None, bool]:
+    """The free credits as statuses show them: the monthly window's remaining and
+    limit, and whether upstream says they are over their limit.
+
+    The limit counts as exceeded when the free limit's own flag says so
+    (upstream's verdict, which may stem from the daily window, whose numbers are
+    not shown) or when the monthly window's flag does: either way the server
+    refuses requests, and a status showing the monthly numbers must not look
+    fine. The daily window's flag alone is left to upstream's verdict.
+    """
+    if free_user_limit is None:
+        return None, None, False
+    monthly = free_user_limit.monthly
+    exceeded = free_user_limit.limit_exceeded or monthly.limit_exceeded
+    return monthly.remaining, monthly.limit, exceeded
 
 
 def compute_team_preselection(

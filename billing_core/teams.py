@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from billing_core.errors import AmbiguousTeamError, TeamNotFoundError
 from billing_core.models import Team
+from billing_core.presentation import _shown
 
 __all__ = ["match_team", "team_label"]
 
@@ -32,15 +33,25 @@ _LEVELS: tuple[Callable[[Team], str], ...] = (
 def team_label(team: Team) -> str:
     """How a team is named to people: display name, else name, else id.
 
+    Control and format characters (newlines, escapes, bidi overrides) are shown
+    as U+FFFD: the label is safe to print.
+
     >>> team_label(Team(id="org-1", name="acme", display_name="Acme Corp", slug="acme"))
     'Acme Corp'
+    >>> team_label(Team(id="o", name="", display_name="Acme\\nCorp", slug="")) == "Acme\\ufffdCorp"
+    True
     """
-    return team.display_name.strip() or team.name.strip() or team.id
+    return _shown(team.display_name.strip() or team.name.strip() or team.id)
 
 
 def _distinct(teams: list[Team]) -> list[Team]:
-    # The same team listed twice is one team, not an ambiguity.
-    return list(dict.fromkeys(teams))
+    # One id is one team, even listed twice with other details (say, a new
+    # avatar): an ambiguity the user could only answer with that same id would
+    # be no answer. The first entry stands for the team.
+    by_id: dict[str, Team] = {}
+    for team in teams:
+        by_id.setdefault(team.id, team)
+    return list(by_id.values())
 
 
 def _one(query: str, matches: list[Team]) -> Team | None:
@@ -48,7 +59,9 @@ def _one(query: str, matches: list[Team]) -> Team | None:
     if not matches:
         return None
     if len(matches) > 1:
-        raise AmbiguousTeamError(query, matches=[f"{team_label(t)} (id {t.id})" for t in matches])
+        raise AmbiguousTeamError(
+            query, matches=[f"{team_label(t)} (id {_shown(t.id)})" for t in matches]
+        )
     return matches[0]
 
 
@@ -59,8 +72,9 @@ def match_team(teams: Iterable[Team], query: str) -> Team:
 
     Raises :class:`~billing_core.errors.TeamNotFoundError` (listing the display
     names) when nothing matches, including for an empty or blank query, and
-    :class:`~billing_core.errors.AmbiguousTeamError` when different teams match
-    at the same level.
+    :class:`~billing_core.errors.AmbiguousTeamError` when different teams (ids)
+    match at the same level. Entries sharing an id are one team: the first of
+    them is the answer.
 
     >>> acme = Team(id="org-1", name="acme", display_name="Acme Corp", slug="acme-corp")
     >>> match_team([acme], "org-1").display_name

@@ -148,6 +148,21 @@ def _is_optional(attribute: attrs.Attribute[Any]) -> bool:
     return _split_optional(attribute.type)[1]
 
 
+def _may_be_left_out(cls: type, attribute: attrs.Attribute[Any]) -> bool:
+    """Whether the wire may leave the key out (and does when the value is the default).
+
+    Only fields with a default: optional ones (``X | None = None``) everywhere,
+    and any other in a ``StatusBilling`` variant, such as ``limitExceeded``
+    (absent means false), so payloads written before such a key existed stay
+    valid. The keys of the upstream models (usages, tiers, teams) are required
+    unless optional: ``tier`` has a default in Python, yet a usage without one
+    is a bad payload.
+    """
+    if attribute.default is attrs.NOTHING:
+        return False
+    return _is_optional(attribute) or hasattr(cls, _SOURCE_KEY)
+
+
 def _passthrough(value: Any, _type: Any = None) -> Any:
     # The fast pass leaves primitive checks to the models' validators, which
     # are exactly as strict (no bool for int, no str for number, ...).
@@ -316,7 +331,19 @@ def _field_hook(attribute: attrs.Attribute[Any], *, fast: bool) -> _Hook:
         hook = _fast_list(item.fast) if fast else _detailed_list(item.detailed)
     else:
         hook = _CODECS[base].fast if fast else _CODECS[base].detailed
+    converter = attribute.converter
+    if not fast and converter is not None and not isinstance(converter, attrs.Converter):
+        # The model's converter may refuse the value as a whole (e.g. candidates
+        # repeating a team); run it here so the error names this key.
+        hook = _converted(hook, converter)
     return _optional(hook) if optional else hook
+
+
+def _converted(hook: _Hook, converter: Callable[[Any], Any]) -> _Hook:
+    def structure(value: Any, _type: Any = None) -> Any:
+        return converter(hook(value))
+
+    return structure
 
 
 def _field_unhook(attribute: attrs.Attribute[Any]) -> _Unhook | None:
@@ -336,10 +363,9 @@ def _unstructure_status(status: StatusBilling | None) -> dict[str, Any] | None:
 def _register(cls: type) -> None:
     """Generate and register the hooks of ``cls``; its nested models come first."""
     attrs.resolve_types(cls)
-    # A key is required on the wire unless its field is optional (``X | None``):
-    # ``tier`` has a default in Python, yet a usage without one is a bad payload.
+    # A key is required on the wire unless it may be left out (see _may_be_left_out).
     fields = [
-        attribute if _is_optional(attribute) else attribute.evolve(default=attrs.NOTHING)
+        attribute if _may_be_left_out(cls, attribute) else attribute.evolve(default=attrs.NOTHING)
         for attribute in attrs.fields(cls)
     ]
     tag = getattr(cls, "source", None)
@@ -363,7 +389,7 @@ def _register(cls: type) -> None:
     unrenames: dict[str, Any] = {
         a.name: override(
             rename=_wire_key(a.name),
-            omit_if_default=a.default is None,  # optional keys are omitted when None
+            omit_if_default=_may_be_left_out(cls, a),  # left out when None (or false)
             unstruct_hook=_field_unhook(a),
         )
         for a in attrs.fields(cls)
@@ -460,6 +486,7 @@ def from_wire(tp: object, data: object, *, path: str = "") -> Any:
     ``tp`` is a model class, ``StatusBilling`` (the right variant is chosen by
     ``source``), or ``list[X]`` of either. JSON objects must be ``dict`` and
     arrays ``list``. Keys whose field is optional may be missing or ``null``;
+    a status's ``limitExceeded`` may be missing (false) but not ``null``;
     every other key is required. Unknown keys are ignored.
 
     ``path`` names where ``data`` sits in a larger payload and prefixes the
@@ -472,7 +499,7 @@ def from_wire(tp: object, data: object, *, path: str = "") -> Any:
 
     >>> from billing_core.models import StatusBilling
     >>> from_wire(StatusBilling, {"source": "free", "remaining": 950, "total": 1000})
-    FreeBilling(remaining=950, total=1000)
+    FreeBilling(remaining=950, total=1000, limit_exceeded=False)
     >>> from_wire(list[StatusBilling], [{"source": "paid"}], path="statuses")
     Traceback (most recent call last):
       ...

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import unicodedata
 
-from hypothesis import given
+import attrs
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import billing_core.funds
@@ -24,10 +26,21 @@ from billing_core.funds import ensure_billing_funds, is_billing_exhausted
 from billing_core.presentation import billing_tone
 from billing_core.resolution import build_status_billing
 from billing_core.testing import Account
-from billing_core.testing.strategies import accounts, billing_usages, status_billings
+from billing_core.testing.strategies import (
+    accounts,
+    billing_usages,
+    free_billings,
+    invalid_pin_billings,
+    organization_ids,
+    paid_billings,
+    status_billings,
+    team_pick_needed_billings,
+)
 
 
-def usage(org_id: str, name: str, *, remaining: int, tier: str = "PRO") -> BillingUsage:
+def usage(
+    org_id: str, name: str, *, remaining: int, tier: str = "PRO", exceeded: bool = False
+) -> BillingUsage:
     return BillingUsage(
         organization_id=org_id,
         organization_name=name,
@@ -38,7 +51,7 @@ def usage(org_id: str, name: str, *, remaining: int, tier: str = "PRO") -> Billi
         used=10_000 - remaining,
         remaining=remaining,
         percent_used=0.0,
-        limit_exceeded=remaining <= 0,
+        limit_exceeded=exceeded or remaining <= 0,
         tier=tier,
     )
 
@@ -77,19 +90,16 @@ def test_the_guard_raises_iff_exhausted_or_invalid_pin(
 
 
 @given(status_billings())
-def test_exhaustion_is_remaining_at_most_zero(status: StatusBilling) -> None:
-    remaining = getattr(status, "remaining", None)
-    expected = (
-        not isinstance(status, (OtherProviderBilling, InvalidPinBilling))
-        and remaining is not None
-        and remaining <= 0
-    )
-    assert is_billing_exhausted(status) == expected
-    if (
-        isinstance(status, (FreeBilling, PaidBilling, TeamPickNeededBilling))
-        and remaining is not None
-    ):
+def test_exhaustion_is_no_credits_left_or_the_limit_exceeded(status: StatusBilling) -> None:
+    # Wider than spec §6's "remaining <= 0", deliberately: the server refuses a
+    # payer whose limit is exceeded, and the danger tone says so (one rule).
+    if isinstance(status, (FreeBilling, PaidBilling, TeamPickNeededBilling)):
+        remaining = status.remaining
+        expected = status.limit_exceeded or (remaining is not None and remaining <= 0)
+        assert is_billing_exhausted(status) == expected
         assert expected == (billing_tone(status) == "danger")
+    else:
+        assert not is_billing_exhausted(status)
 
 
 @given(accounts())
@@ -113,6 +123,136 @@ def test_nothing_to_guard_passes() -> None:
     assert raised(FreeBilling()) is None
     assert raised(PaidBilling(organization_id="org-1")) is None
     assert raised(PaidBilling(organization_id="org-1", remaining=1, total=10_000)) is None
+
+
+# --- the laws of the messages (spec §6) ---------------------------------------------------
+
+
+@st.composite
+def payer_and_usages(draw: st.DrawFn) -> tuple[PaidBilling, list[BillingUsage]]:
+    """An exhausted paid status and the user's usages (the payer's among them or not),
+    named plainly so the listing in the message can be read back."""
+    usages = draw(st.lists(billing_usages(), max_size=6, unique_by=lambda u: u.organization_id))
+    usages = [attrs.evolve(u, organization_name=f"Team {i}") for i, u in enumerate(usages)]
+    ids = [u.organization_id for u in usages]
+    payer_id = draw(st.one_of(organization_ids(), *([st.sampled_from(ids)] if ids else [])))
+    exceeded = draw(st.booleans())
+    payer = PaidBilling(
+        organization_id=payer_id,
+        organization_name="The Payer",
+        remaining=draw(st.integers(max_value=0 if not exceeded else 10**6)),
+        total=10_000,
+        tier="PRO",
+        limit_exceeded=exceeded,
+    )
+    return payer, usages
+
+
+@given(payer_and_usages())
+def test_an_exhausted_payer_lists_exactly_the_other_usable_paid_teams(
+    case: tuple[PaidBilling, list[BillingUsage]],
+) -> None:
+    payer, usages = case
+    error = raised(payer, usages)
+    assert isinstance(error, InsufficientCreditsError)
+    usable = [
+        u
+        for u in usages
+        if u.tier != "FREE"
+        and u.remaining > 0
+        and not u.limit_exceeded
+        and u.organization_id != payer.organization_id
+    ]
+    # Most remaining first; names (then ids) order the ties.
+    usable.sort(key=lambda u: (-u.remaining, u.organization_name.casefold(), u.organization_id))
+    message = str(error)
+    if not usable:
+        assert "Paid teams with credits" not in message
+        assert message.endswith("Top up The Payer's credits to keep going.")
+    else:
+        listing = ", ".join(f"{u.organization_name} ({u.remaining:,} credits)" for u in usable)
+        assert f"Paid teams with credits: {listing}. Pin one with" in message
+    for u in usages:
+        if u not in usable:
+            assert f"{u.organization_name} (" not in message
+
+
+@given(free_billings().filter(is_billing_exhausted), st.lists(billing_usages(), max_size=4))
+def test_exhausted_free_credits_never_hint_at_a_team(
+    status: FreeBilling, usages: list[BillingUsage]
+) -> None:
+    error = raised(status, usages)
+    assert isinstance(error, InsufficientCreditsError)
+    message = str(error).casefold()
+    assert "upgrade" in message
+    for hint in ("pin", "team", "--team"):
+        assert hint not in message
+
+
+@given(team_pick_needed_billings().filter(is_billing_exhausted))
+def test_exhausted_free_credits_with_teams_to_pick_list_every_candidate(
+    status: TeamPickNeededBilling,
+) -> None:
+    error = raised(status)
+    assert isinstance(error, InsufficientCreditsError)
+    message = str(error)
+    assert "`billing-core pin TEAM`" in message
+    listing = message[message.index("(") + 1 : message.rindex(") with")]
+    for candidate in status.candidates:
+        name = candidate.organization_name
+        label = name if name and name.strip() else candidate.organization_id
+        assert shown(label) in listing
+
+
+@given(invalid_pin_billings(), st.lists(billing_usages(), max_size=4))
+def test_an_invalid_pin_is_always_an_invalid_pin_error(
+    status: InvalidPinBilling, usages: list[BillingUsage]
+) -> None:
+    error = raised(status, usages)
+    assert isinstance(error, InvalidPinError)
+    assert not isinstance(error, InsufficientCreditsError)
+    assert "Pin a paid team with `billing-core pin TEAM`." in str(error)
+
+
+# --- names are shown safely ------------------------------------------------------------------
+
+_UNSHOWABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def shown(text: str) -> str:
+    return "".join("\ufffd" if unicodedata.category(c) in _UNSHOWABLE else c for c in text)
+
+
+any_names = st.one_of(st.none(), st.text(max_size=10))
+
+
+@given(
+    st.one_of(
+        paid_billings().flatmap(
+            lambda s: st.builds(attrs.evolve, st.just(s), organization_name=any_names)
+        ),
+        invalid_pin_billings().flatmap(
+            lambda s: st.builds(attrs.evolve, st.just(s), organization_name=any_names)
+        ),
+        status_billings(),
+    ),
+    st.lists(
+        billing_usages().flatmap(
+            lambda u: st.builds(attrs.evolve, st.just(u), organization_name=st.text(max_size=10))
+        ),
+        max_size=4,
+    ),
+)
+@example(
+    PaidBilling(organization_id="o\n", organization_name="\x1b[2J\n", remaining=0),
+    [usage("b", "Beta\u2028Billing: ok", remaining=5)],
+)
+def test_refusals_are_one_safe_line(status: StatusBilling, usages: list[BillingUsage]) -> None:
+    error = raised(status, usages)
+    if error is not None:
+        message = str(error)
+        assert message == shown(message)
+        assert len(message.splitlines()) == 1
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -193,4 +333,54 @@ def test_invalid_pin_without_usages() -> None:
     assert str(error) == (
         "The pinned team gone is not one of your teams. "
         "Pin a paid team with `billing-core pin TEAM`."
+    )
+
+
+# --- an exceeded limit ---------------------------------------------------------------------------
+
+
+def test_free_credits_over_their_limit_are_refused() -> None:
+    error = raised(FreeBilling(remaining=500, total=1_000, limit_exceeded=True))
+    assert isinstance(error, InsufficientCreditsError)
+    assert str(error) == (
+        "Your personal free credits are over their usage limit. "
+        "Upgrade to a paid plan to keep going."
+    )
+
+
+def test_a_paid_team_over_its_limit_is_refused_and_not_offered() -> None:
+    usages = [
+        usage("acme", "Acme", remaining=500, exceeded=True),
+        usage("beta", "Beta", remaining=9_000, exceeded=True),
+        usage("zeta", "Zeta", remaining=50),
+    ]
+    status = PaidBilling(
+        organization_id="acme", organization_name="Acme", remaining=500, limit_exceeded=True
+    )
+    error = raised(status, usages)
+    assert isinstance(error, InsufficientCreditsError)
+    assert str(error) == (
+        "Acme is over its credit limit. Paid teams with credits: Zeta (50 credits). "
+        "Pin one with `billing-core pin TEAM`."
+    )
+
+
+def test_teams_to_pick_are_listed_with_their_exceeded_limits() -> None:
+    status = TeamPickNeededBilling(
+        candidates=[
+            PaidBilling(organization_id="a", organization_name="Acme", remaining=2_500),
+            PaidBilling(
+                organization_id="b", organization_name="Beta", remaining=100, limit_exceeded=True
+            ),
+        ],
+        remaining=300,
+        total=1_000,
+        limit_exceeded=True,
+    )
+    error = raised(status)
+    assert isinstance(error, InsufficientCreditsError)
+    assert str(error) == (
+        "Your personal free credits are over their usage limit and no billing team is pinned. "
+        "Pick one of your paid teams (Acme (2,500 credits), Beta (100 credits, limit exceeded)) "
+        "with `billing-core pin TEAM`."
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import doctest
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import unquote, urlsplit
 
+import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -27,7 +30,21 @@ from billing_core.presentation import (
     format_credits,
     usage_tone,
 )
-from billing_core.testing.strategies import billing_usages, credits, status_billings
+from billing_core.resolution import build_status_billing
+from billing_core.testing import Account
+from billing_core.testing.strategies import accounts, billing_usages, credits, status_billings
+
+_UNSHOWABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def shown(text: str) -> str:
+    """What a view prints for upstream text: unshowable characters as U+FFFD."""
+    return "".join("\ufffd" if unicodedata.category(c) in _UNSHOWABLE else c for c in text)
+
+
+def shows_safely(text: str) -> bool:
+    """No control or format character a terminal would act on, no line break."""
+    return text == shown(text) and len(text.splitlines()) == 1
 
 
 def test_docstring_examples() -> None:
@@ -197,19 +214,66 @@ def test_the_line_names_who_pays(status: StatusBilling) -> None:
     assert line.startswith("Billing: ")
     if isinstance(status, (PaidBilling, InvalidPinBilling)):
         name = status.organization_name
-        assert (name if name and name.strip() else status.organization_id) in line
+        assert shown(name if name and name.strip() else status.organization_id) in line
     if isinstance(status, (FreeBilling, TeamPickNeededBilling)):
         assert "Personal free credits" in line
     if isinstance(status, TeamPickNeededBilling):
         for candidate in status.candidates:
             name = candidate.organization_name
-            assert (name if name and name.strip() else candidate.organization_id) in line
+            assert shown(name if name and name.strip() else candidate.organization_id) in line
         assert "`billing-core pin TEAM`" in line
     if isinstance(status, (PaidBilling, FreeBilling, TeamPickNeededBilling)):
         if status.remaining is not None:
             assert f"{status.remaining:,}" in line
         elif isinstance(status, PaidBilling):
             assert line.endswith("(usage unavailable)")
+
+
+_text = st.text(max_size=12)
+
+
+@st.composite
+def statuses_with_any_text(draw: st.DrawFn) -> StatusBilling:
+    """Any status, its names, ids, tier and provider replaced by arbitrary text."""
+
+    def retexted(status: StatusBilling) -> StatusBilling:
+        changes: dict[str, object] = {}
+        for attribute in attrs.fields(type(status)):
+            if attribute.name == "organization_id":
+                changes[attribute.name] = draw(st.text(min_size=1, max_size=12))
+            elif attribute.name in ("organization_name", "tier", "active_provider"):
+                changes[attribute.name] = draw(st.one_of(st.none(), _text))
+        if isinstance(status, TeamPickNeededBilling):
+            candidates: dict[str, PaidBilling] = {}
+            for candidate in status.candidates:
+                changed = retexted(candidate)
+                assert isinstance(changed, PaidBilling)
+                candidates.setdefault(changed.organization_id, changed)
+            changes["candidates"] = list(candidates.values())
+        return attrs.evolve(status, **changes)  # type: ignore[arg-type]
+
+    return retexted(draw(status_billings()))
+
+
+@given(st.one_of(status_billings(), statuses_with_any_text()))
+@example(PaidBilling(organization_id="o", organization_name="A\nBilling: Free", remaining=1))
+@example(PaidBilling(organization_id="o\x1b[2J", remaining=1, tier="PRO\u202e"))
+@example(OtherProviderBilling(active_provider="x\u2028y"))
+@example(InvalidPinBilling(organization_id="\ud800", reason="free-tier", organization_name="\r"))
+def test_the_line_is_one_safe_line_whatever_the_names(status: StatusBilling) -> None:
+    assert shows_safely(format_billing_line(status))
+
+
+def test_a_forged_name_cannot_forge_a_line() -> None:
+    status = PaidBilling(
+        organization_id="org-1",
+        organization_name="Evil\nBilling: Personal free credits \x1b[32m\u202e",
+        remaining=12_400,
+        tier="PRO",
+    )
+    assert format_billing_line(status) == (
+        "Billing: Evil\ufffdBilling: Personal free credits \ufffd[32m\ufffd (12,400 credits, PRO)"
+    )
 
 
 def test_billing_line_refuses_a_non_status() -> None:
@@ -245,6 +309,42 @@ def test_tone_boundaries(remaining: int | None, total: int | None, tone: str) ->
     assert billing_tone(needs_pick) == tone
 
 
+@pytest.mark.parametrize(("remaining", "total"), [(500, 1_000), (100, 1_000), (None, None)])
+def test_an_exceeded_limit_is_danger_whatever_the_numbers(
+    remaining: int | None, total: int | None
+) -> None:
+    statuses = [
+        FreeBilling(remaining=remaining, total=total, limit_exceeded=True),
+        PaidBilling(organization_id="o", remaining=remaining, total=total, limit_exceeded=True),
+        TeamPickNeededBilling(candidates=[], remaining=remaining, total=total, limit_exceeded=True),
+    ]
+    for status in statuses:
+        assert billing_tone(status) == "danger"
+        assert is_billing_exhausted(status)
+
+
+def test_the_status_line_and_the_picker_agree_on_an_exceeded_limit() -> None:
+    # The reviewer's case: PRO, 500 of 1,000 left, limit exceeded upstream.
+    usage = BillingUsage(
+        organization_id="org-1",
+        organization_name="Acme",
+        organization_status="active",
+        limit=1_000,
+        add_on_remaining=0,
+        total_limit=1_000,
+        used=500,
+        remaining=500,
+        percent_used=50.0,
+        limit_exceeded=True,
+        tier="PRO",
+    )
+    status = build_status_billing(
+        active_provider="byterover", is_authenticated=True, usages=[usage]
+    )
+    assert usage_tone(usage) == "danger"
+    assert billing_tone(status) == "danger"
+
+
 def test_tone_of_the_other_variants() -> None:
     assert billing_tone(None) == "inactive"
     assert billing_tone(OtherProviderBilling(active_provider="openai")) == "inactive"
@@ -253,12 +353,15 @@ def test_tone_of_the_other_variants() -> None:
 
 @given(status_billings())
 def test_tone_agrees_with_exhaustion(status: StatusBilling) -> None:
+    # One rule: danger exactly when exhausted (no credits left, or the limit exceeded).
     tone = billing_tone(status)
     if isinstance(status, (FreeBilling, PaidBilling, TeamPickNeededBilling)):
+        remaining, exceeded = status.remaining, status.limit_exceeded
         assert (tone == "danger") == is_billing_exhausted(status)
-        assert (tone == "inactive") == (status.remaining is None)
-        if status.remaining is not None and status.remaining > 0 and status.total is not None:
-            assert (tone == "warn") == (Decimal(status.remaining) <= Decimal(status.total) / 10)
+        assert (tone == "danger") == (exceeded or (remaining is not None and remaining <= 0))
+        assert (tone == "inactive") == (remaining is None and not exceeded)
+        if remaining is not None and remaining > 0 and not exceeded and status.total is not None:
+            assert (tone == "warn") == (Decimal(remaining) <= Decimal(status.total) / 10)
     elif isinstance(status, InvalidPinBilling):
         assert tone == "danger"
     else:
@@ -267,12 +370,46 @@ def test_tone_agrees_with_exhaustion(status: StatusBilling) -> None:
 
 @given(billing_usages())
 def test_usage_tone_follows_the_same_rule(usage: BillingUsage) -> None:
-    tone = usage_tone(usage)
-    as_status = PaidBilling(organization_id="o", remaining=usage.remaining, total=usage.total_limit)
-    if usage.limit_exceeded:
-        assert tone == "danger"
-    else:
-        assert tone == billing_tone(as_status)
+    # A picker row and a status line with the same numbers and flag share a tone.
+    as_status = PaidBilling(
+        organization_id="o",
+        remaining=usage.remaining,
+        total=usage.total_limit,
+        limit_exceeded=usage.limit_exceeded,
+    )
+    assert usage_tone(usage) == billing_tone(as_status)
+    assert (usage_tone(usage) == "danger") == (usage.limit_exceeded or usage.remaining <= 0)
+
+
+_PAYER_OVER_ITS_LIMIT = BillingUsage(
+    organization_id="org-1",
+    organization_name="Acme",
+    organization_status="active",
+    limit=1_000,
+    add_on_remaining=0,
+    total_limit=1_000,
+    used=0,
+    remaining=1_000,
+    percent_used=0,
+    limit_exceeded=True,
+    tier="PRO",
+)
+
+
+@given(accounts())
+@example(Account(usages=[_PAYER_OVER_ITS_LIMIT]))
+@example(Account(usages=[_PAYER_OVER_ITS_LIMIT], pinned_team_id="org-1"))
+def test_a_paid_status_has_the_tone_of_the_usage_that_pays(account: Account) -> None:
+    status = build_status_billing(
+        active_provider="byterover",
+        is_authenticated=True,
+        usages=account.usages,
+        pinned_team_id=account.pinned_team_id,
+        free_user_limit=account.free_user_limit,
+    )
+    if isinstance(status, PaidBilling):
+        (payer,) = {u for u in account.usages if u.organization_id == status.organization_id}
+        assert billing_tone(status) == usage_tone(payer)
 
 
 def test_usage_tone_of_unknown_usage_is_inactive() -> None:
@@ -303,7 +440,41 @@ def test_usage_tone_of_unknown_usage_is_inactive() -> None:
         ("/", "acme", None),
         ("https://app.example.com", None, None),
         ("https://app.example.com", "", None),
+        # Dot segments: browsers resolve "..", and "%2E%2E" too, to the parent page.
+        ("https://app.example.com", "..", None),
+        ("https://app.example.com", ".", None),
+        ("https://app.example.com", "...", "https://app.example.com/settings/.../billing"),
+        (
+            "https://app.example.com",
+            "%2e%2e",
+            "https://app.example.com/settings/%252e%252e/billing",
+        ),
+        ("https://app.example.com", "a.b", "https://app.example.com/settings/a.b/billing"),
     ],
 )
 def test_top_up_url(base: str | None, slug: str | None, url: str | None) -> None:
     assert build_top_up_url(web_app_url=base, team_slug=slug) == url
+
+
+# What the WHATWG URL standard (browsers) reads as "this" or "parent" directory.
+_WHATWG_DOT_SEGMENTS = {".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"}
+
+
+@given(st.one_of(st.text(), st.text(alphabet="./%2eE\\", max_size=4)))
+@example("..")
+@example(".")
+def test_the_slug_is_exactly_one_path_segment(slug: str) -> None:
+    base = "https://app.example.com/web"
+    url = build_top_up_url(web_app_url=base, team_slug=slug)
+    if slug in ("", ".", ".."):
+        assert url is None
+        return
+    assert url is not None
+    assert url.startswith(base + "/")
+    segments = urlsplit(url).path.split("/")
+    assert segments[:2] == ["", "web"]
+    assert segments[2] == "settings"
+    assert segments[4:] == ["billing"]
+    assert unquote(segments[3]) == slug
+    assert segments[3].lower() not in _WHATWG_DOT_SEGMENTS
+    assert "\\" not in segments[3]  # browsers read a backslash as a slash

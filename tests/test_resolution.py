@@ -105,6 +105,11 @@ def pinned_accounts(draw: st.DrawFn) -> Account:
     return attrs.evolve(account, pinned_team_id=pin)
 
 
+def free_limit_exceeded(limit: FreeUserLimit | None) -> bool:
+    """Free credits are over their limit when upstream's flag or the monthly one says so."""
+    return limit is not None and (limit.limit_exceeded or limit.monthly.limit_exceeded)
+
+
 def status_of(account: Account, **overrides: object) -> object:
     arguments: dict[str, object] = {
         "active_provider": "byterover",
@@ -155,10 +160,11 @@ def test_a_non_empty_pin_decides_the_organisation(account: Account) -> None:
     elif pinned.is_paid:
         assert isinstance(status, PaidBilling)
         assert status.organization_id == pin
-        assert (status.remaining, status.total, status.tier) == (
+        assert (status.remaining, status.total, status.tier, status.limit_exceeded) == (
             pinned.remaining,
             pinned.total_limit,
             pinned.tier,
+            pinned.limit_exceeded,
         )
     else:
         assert isinstance(status, InvalidPinBilling)
@@ -194,6 +200,7 @@ def test_exactly_one_paid_org_and_no_pin_bills_it(account: Account) -> None:
             remaining=only.remaining,
             total=only.total_limit,
             tier=only.tier,
+            limit_exceeded=only.limit_exceeded,
         )
 
 
@@ -205,9 +212,13 @@ def test_two_or_more_paid_and_no_pin_needs_a_pick_with_every_paid_org(account: A
     assert {c.organization_id for c in status.candidates} == paid_ids(account)
     keys = [((c.organization_name or "").casefold(), c.organization_id) for c in status.candidates]
     assert keys == sorted(keys)
+    by_id = {u.organization_id: u for u in account.usages}
+    for candidate in status.candidates:
+        assert candidate.limit_exceeded == by_id[candidate.organization_id].limit_exceeded
     monthly = account.free_user_limit.monthly if account.free_user_limit else None
     assert status.remaining == (monthly.remaining if monthly else None)
     assert status.total == (monthly.limit if monthly else None)
+    assert status.limit_exceeded == free_limit_exceeded(account.free_user_limit)
 
 
 @given(accounts_with_paid(0))
@@ -217,6 +228,7 @@ def test_no_paid_org_and_no_pin_is_free_with_the_monthly_window(account: Account
     assert status_of(account, pinned_team_id="") == FreeBilling(
         remaining=monthly.remaining if monthly else None,
         total=monthly.limit if monthly else None,
+        limit_exceeded=free_limit_exceeded(account.free_user_limit),
     )
 
 
@@ -493,4 +505,55 @@ def test_free_user_limit_numbers_come_from_the_monthly_window(limit: FreeUserLim
     status = build_status_billing(
         active_provider="byterover", is_authenticated=True, free_user_limit=limit
     )
-    assert status == FreeBilling(remaining=limit.monthly.remaining, total=limit.monthly.limit)
+    assert status == FreeBilling(
+        remaining=limit.monthly.remaining,
+        total=limit.monthly.limit,
+        limit_exceeded=limit.limit_exceeded or limit.monthly.limit_exceeded,
+    )
+
+
+@pytest.mark.parametrize(
+    ("top", "monthly", "daily", "exceeded"),
+    [
+        (False, False, False, False),
+        (True, False, False, True),  # upstream's verdict (say, the daily window)
+        (False, True, False, True),  # the window the status shows
+        (False, False, True, False),  # the daily flag alone is not the verdict
+        (True, True, True, True),
+    ],
+)
+def test_free_credits_are_over_their_limit_when_upstream_or_the_month_says_so(
+    top: bool, monthly: bool, daily: bool, exceeded: bool
+) -> None:
+    limit = FreeUserLimit(
+        daily=attrs.evolve(window(40, 50), limit_exceeded=daily),
+        monthly=attrs.evolve(window(950, 1_000), limit_exceeded=monthly),
+        limit_exceeded=top,
+    )
+    free = build_status_billing(
+        active_provider="byterover", is_authenticated=True, free_user_limit=limit
+    )
+    assert free == FreeBilling(remaining=950, total=1_000, limit_exceeded=exceeded)
+    pick = build_status_billing(
+        active_provider="byterover",
+        is_authenticated=True,
+        usages=[usage("acme"), usage("beta")],
+        free_user_limit=limit,
+    )
+    assert isinstance(pick, TeamPickNeededBilling)
+    assert pick.limit_exceeded is exceeded
+
+
+def test_a_paid_status_carries_its_usage_s_exceeded_limit() -> None:
+    exceeded = attrs.evolve(usage("acme", remaining=500), limit_exceeded=True)
+    status = build_status_billing(
+        active_provider="byterover", is_authenticated=True, usages=[exceeded]
+    )
+    assert status == PaidBilling(
+        organization_id="acme",
+        organization_name="Acme",
+        remaining=500,
+        total=1_000,
+        tier="PRO",
+        limit_exceeded=True,
+    )

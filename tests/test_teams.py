@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import unicodedata
 from collections.abc import Callable
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 import billing_core.teams
 from billing_core import AmbiguousTeamError, Team, TeamNotFoundError
 from billing_core.teams import match_team
+from billing_core.testing.strategies import organization_names
 from billing_core.testing.strategies import teams as team_strategy
 
 
@@ -69,6 +72,17 @@ def test_the_same_team_twice_is_not_ambiguous() -> None:
     assert match_team([ACME, ACME], "acme") == ACME
 
 
+def test_one_id_listed_twice_with_other_details_is_one_team() -> None:
+    # Before: "Acme (id org-1), Acme (id org-1); use the team id" for the id itself.
+    renewed = attrs.evolve(ACME, avatar_url="https://example.com/new.png", is_default=True)
+    assert match_team([ACME, renewed], "org-1") is ACME
+    assert match_team([renewed, ACME], "org-1") is renewed
+    assert match_team([ACME, renewed, BETA], "acme-corp") is ACME
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team([ACME, renewed], "globex")
+    assert caught.value.available == ("Acme Corp",)
+
+
 def test_two_teams_at_one_level_are_ambiguous() -> None:
     first = team("t1", name="dup", display="Dup One")
     second = team("t2", name="DUP", display="Dup Two")
@@ -114,7 +128,7 @@ _FIELDS: tuple[Callable[[Team], str], ...] = (
 
 
 def expected_level(teams: list[Team], query: str) -> list[Team] | None:
-    """The distinct teams at the first matching level, straight from the spec."""
+    """The distinct teams (one per id, the first listed) at the first matching level."""
     wanted = query.strip().casefold()
     if not wanted:
         return None
@@ -122,7 +136,10 @@ def expected_level(teams: list[Team], query: str) -> list[Team] | None:
     levels += [[t for t in teams if get(t).strip().casefold() == wanted] for get in _FIELDS]
     for level in levels:
         if level:
-            return list(dict.fromkeys(level))
+            first_per_id: dict[str, Team] = {}
+            for t in level:
+                first_per_id.setdefault(t.id, t)
+            return list(first_per_id.values())
     return None
 
 
@@ -147,3 +164,61 @@ def test_the_first_matching_level_wins(teams: list[Team], data: st.DataObject) -
 def test_a_team_is_always_found_by_its_id(teams: list[Team]) -> None:
     for wanted in teams:
         assert match_team(teams, wanted.id) == wanted
+
+
+@given(st.lists(team_strategy(), min_size=1, max_size=6, unique_by=lambda t: t.id), st.data())
+def test_listing_a_team_again_with_other_details_changes_no_answer_by_id(
+    teams: list[Team], data: st.DataObject
+) -> None:
+    index = data.draw(st.integers(min_value=0, max_value=len(teams) - 1))
+    twin = data.draw(team_strategy(team_id=st.just(teams[index].id)))  # any other details
+    later = data.draw(st.integers(min_value=index + 1, max_value=len(teams)))
+    with_twin = [*teams[:later], twin, *teams[later:]]
+    for wanted in teams:
+        assert match_team(with_twin, wanted.id) is wanted  # the first listed stands
+        assert match_team(with_twin, f" {wanted.id} ") is wanted
+    anywhere = data.draw(st.integers(min_value=0, max_value=len(teams)))
+    twin_anywhere = [*teams[:anywhere], twin, *teams[anywhere:]]
+    for wanted in teams:
+        assert match_team(twin_anywhere, wanted.id).id == wanted.id
+
+
+# --- names are shown safely -------------------------------------------------------------
+
+_UNSHOWABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def shows_safely(text: str) -> bool:
+    """One line, with no control or format character a terminal would act on."""
+    return not any(unicodedata.category(c) in _UNSHOWABLE for c in text)
+
+
+hostile_teams = st.builds(
+    Team,
+    id=st.text(min_size=1, max_size=8),
+    name=organization_names(),
+    display_name=st.one_of(organization_names(), st.text(max_size=8)),
+    slug=st.text(max_size=8),
+)
+
+
+@given(st.lists(hostile_teams, max_size=5), st.data())
+def test_match_errors_show_names_safely(teams: list[Team], data: st.DataObject) -> None:
+    pool = [t.display_name for t in teams] + [t.name for t in teams] + ["\n\x1b[2J"]
+    query = data.draw(st.one_of(st.sampled_from(pool), st.text(max_size=8)))
+    error: TeamNotFoundError | AmbiguousTeamError | None = None
+    try:
+        match_team(teams, query)
+    except (TeamNotFoundError, AmbiguousTeamError) as raised:
+        error = raised
+    if error is not None:
+        assert shows_safely(str(error))
+        labels = error.available if isinstance(error, TeamNotFoundError) else error.matches
+        assert all(shows_safely(label) for label in labels)
+
+
+def test_a_forged_name_is_not_printed_as_such() -> None:
+    forged = Team(id="t1", name="x", display_name="Evil\nBilling: \x1b[31m\u202eok", slug="x")
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team([forged], "globex")
+    assert caught.value.available == ("Evil\ufffdBilling: \ufffd[31m\ufffdok",)

@@ -167,12 +167,36 @@ EXACT: list[tuple[Any, Any]] = [
             "tier": "TEAM",
         },
     ),
+    (
+        PaidBilling(organization_id="org-1", remaining=500, total=1_000, limit_exceeded=True),
+        {
+            "source": "paid",
+            "organizationId": "org-1",
+            "remaining": 500,
+            "total": 1_000,
+            "limitExceeded": True,
+        },
+    ),
     (FreeBilling(), {"source": "free"}),
     (FreeBilling(remaining=950, total=1_000), {"source": "free", "remaining": 950, "total": 1000}),
+    (FreeBilling(limit_exceeded=True), {"source": "free", "limitExceeded": True}),
     (NEEDS_PICK, NEEDS_PICK_WIRE),
     (
         TeamPickNeededBilling(candidates=[ACME]),
         {"source": "needs-pick", "candidates": [{**NEEDS_PICK_WIRE["candidates"][0]}]},
+    ),
+    (
+        TeamPickNeededBilling(
+            candidates=[ACME, attrs.evolve(BETA, limit_exceeded=True)], limit_exceeded=True
+        ),
+        {
+            "source": "needs-pick",
+            "candidates": [
+                NEEDS_PICK_WIRE["candidates"][0],
+                {**NEEDS_PICK_WIRE["candidates"][1], "limitExceeded": True},
+            ],
+            "limitExceeded": True,
+        },
     ),
     (
         InvalidPinBilling(organization_id="org-9", reason="not-a-member"),
@@ -288,6 +312,23 @@ def test_extra_keys_are_ignored_at_every_level() -> None:
     }
     assert from_wire(FreeUserLimit, limit_wire) == FREE_LIMIT
     assert from_wire(BillingUsage, {**USAGE_WIRE, **junk}) == USAGE
+
+
+@given(bst.status_billings())
+def test_limit_exceeded_is_written_only_when_true(status: StatusBilling) -> None:
+    # Clients that ignore the key, and payloads from before it, see the same objects.
+    wire = to_wire(status)
+    objects = [wire, *wire.get("candidates", [])]
+    values = [status, *getattr(status, "candidates", ())]
+    for obj, value in zip(objects, values, strict=True):
+        expected = True if getattr(value, "limit_exceeded", False) else "absent"
+        assert obj.get("limitExceeded", "absent") == expected
+
+
+def test_a_status_without_limit_exceeded_is_not_exceeded() -> None:
+    for wire in ({"source": "free", "remaining": 0}, {"source": "paid", "organizationId": "o"}):
+        assert from_wire(StatusBilling, wire).limit_exceeded is False
+    assert from_wire(StatusBilling, {"source": "free", "limitExceeded": False}) == FreeBilling()
 
 
 def test_optional_keys_may_be_null_or_missing() -> None:
@@ -525,6 +566,41 @@ STRICT = [  # tp, data, path, detail
         "candidates",
         "required key is missing",
         id="candidates missing",
+    ),
+    pytest.param(
+        StatusBilling,
+        {
+            "source": "needs-pick",
+            "candidates": [
+                {"organizationId": "a", "organizationName": "Acme", "remaining": 5},
+                {"organizationId": "b"},
+                {"organizationId": "a", "organizationName": "Acme", "remaining": 9},
+            ],
+        },
+        "candidates",
+        "candidates must list each organization once; 'a' is repeated",
+        id="candidates repeating a team",
+    ),
+    pytest.param(
+        StatusBilling,
+        {"source": "free", "limitExceeded": None},
+        "limitExceeded",
+        "expected a bool, got null",
+        id="null limitExceeded",
+    ),
+    pytest.param(
+        PaidBilling,
+        {"organizationId": "o", "limitExceeded": "true"},
+        "limitExceeded",
+        "expected a bool, got str",
+        id="string limitExceeded",
+    ),
+    pytest.param(
+        StatusBilling,
+        {**NEEDS_PICK_WIRE, "candidates": [{"organizationId": "a", "limitExceeded": 1}]},
+        "candidates[0].limitExceeded",
+        "expected a bool, got int",
+        id="candidate limitExceeded",
     ),
     pytest.param(
         list[RawUsage],

@@ -109,10 +109,24 @@ def organization_ids() -> st.SearchStrategy[str]:
     )
 
 
+# Names a hostile or broken upstream may send: a forged second line, terminal
+# escapes, a bidi override, a zero-width character, the line separator.
+_UNSHOWABLE_NAMES: tuple[str, ...] = (
+    "Evil\nBilling: Personal free credits",
+    "\x1b[2J\x1b[31mRed",
+    "Acme\u202eproC",
+    "Zero\u200bwidth",
+    "Line\u2028break",
+    "\r",
+)
+
+
 def organization_names() -> st.SearchStrategy[str]:
-    """Human names, including case-only differences, accents and the empty string."""
+    """Human names, including case-only differences, accents, the empty string and
+    names with control or format characters (which views must not print as such)."""
     return st.one_of(
         st.sampled_from(["Acme Corp", "acme corp", "Beta", "beta", "Zeta Ltd", "Élan", ""]),
+        st.sampled_from(_UNSHOWABLE_NAMES),
         st.text(max_size=20),
     )
 
@@ -247,7 +261,7 @@ def other_provider_billings() -> st.SearchStrategy[OtherProviderBilling]:
 
 
 def paid_billings() -> st.SearchStrategy[PaidBilling]:
-    """``paid`` statuses, from sparse to complete."""
+    """``paid`` statuses, from sparse to complete, over their limit or not."""
     return st.builds(
         PaidBilling,
         organization_id=organization_ids(),
@@ -255,12 +269,18 @@ def paid_billings() -> st.SearchStrategy[PaidBilling]:
         remaining=_optional_credits(),
         total=_optional_credits(),
         tier=st.one_of(st.none(), paid_tiers()),
+        limit_exceeded=st.booleans(),
     )
 
 
 def free_billings() -> st.SearchStrategy[FreeBilling]:
-    """``free`` statuses, with and without numbers."""
-    return st.builds(FreeBilling, remaining=_optional_credits(), total=_optional_credits())
+    """``free`` statuses, with and without numbers, over their limit or not."""
+    return st.builds(
+        FreeBilling,
+        remaining=_optional_credits(),
+        total=_optional_credits(),
+        limit_exceeded=st.booleans(),
+    )
 
 
 def team_pick_needed_billings() -> st.SearchStrategy[TeamPickNeededBilling]:
@@ -272,6 +292,7 @@ def team_pick_needed_billings() -> st.SearchStrategy[TeamPickNeededBilling]:
         ),
         remaining=_optional_credits(),
         total=_optional_credits(),
+        limit_exceeded=st.booleans(),
     )
 
 

@@ -1,0 +1,74 @@
+"""Construction rules of the models (spec §3) that the wire and views rely on."""
+
+from __future__ import annotations
+
+from random import Random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing_core import FreeBilling, PaidBilling, TeamPickNeededBilling
+from billing_core.testing.strategies import paid_billings
+
+
+def test_candidates_repeating_a_team_are_refused() -> None:
+    # Same id and name, other numbers: the sort key ties, so before the rule the
+    # two orders built two unequal values for the same answer.
+    first = PaidBilling(organization_id="org-1", organization_name="Acme", remaining=5)
+    second = PaidBilling(organization_id="org-1", organization_name="Acme", remaining=9)
+    for candidates in ([first, second], [second, first], [first, first]):
+        with pytest.raises(ValueError, match=r"^candidates .*'org-1' is repeated$"):
+            TeamPickNeededBilling(candidates=candidates)
+
+
+@given(
+    st.lists(paid_billings(), max_size=6, unique_by=lambda c: c.organization_id),
+    st.randoms(use_true_random=False),
+)
+def test_candidates_in_any_order_build_one_value(
+    candidates: list[PaidBilling], random: Random
+) -> None:
+    shuffled = list(candidates)
+    random.shuffle(shuffled)
+    status = TeamPickNeededBilling(candidates=candidates)
+    assert TeamPickNeededBilling(candidates=shuffled) == status
+    assert hash(TeamPickNeededBilling(candidates=shuffled)) == hash(status)
+
+
+@given(paid_billings(), st.data())
+def test_a_repeated_candidate_is_refused_wherever_it_sits(
+    candidate: PaidBilling, data: st.DataObject
+) -> None:
+    others = data.draw(
+        st.lists(
+            paid_billings().filter(lambda c: c.organization_id != candidate.organization_id),
+            max_size=3,
+            unique_by=lambda c: c.organization_id,
+        )
+    )
+    twin = PaidBilling(
+        organization_id=candidate.organization_id, remaining=data.draw(st.integers())
+    )
+    items = [candidate, *others]
+    items.insert(data.draw(st.integers(min_value=0, max_value=len(items))), twin)
+    with pytest.raises(ValueError, match="candidates"):
+        TeamPickNeededBilling(candidates=items)
+
+
+@pytest.mark.parametrize(
+    ("cls", "required"),
+    [
+        (PaidBilling, {"organization_id": "o"}),
+        (FreeBilling, {}),
+        (TeamPickNeededBilling, {"candidates": []}),
+    ],
+)
+def test_limit_exceeded_defaults_to_false_and_must_be_a_bool(
+    cls: type, required: dict[str, object]
+) -> None:
+    assert cls(**required).limit_exceeded is False
+    assert cls(**required, limit_exceeded=True).limit_exceeded is True
+    for wrong in (1, None, "true"):
+        with pytest.raises(TypeError, match="limit_exceeded must be a bool"):
+            cls(**required, limit_exceeded=wrong)
