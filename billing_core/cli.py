@@ -76,7 +76,6 @@ from billing_core.models import (
     Problem,
     RawUsage,
     StatusBilling,
-    Team,
 )
 from billing_core.presentation import (
     BillingTone,
@@ -92,6 +91,7 @@ from billing_core.resolution import (
     paid_organization_ids,
     team_choices,
 )
+from billing_core.teams import team_label
 
 if TYPE_CHECKING:
     from billing_core.adapters.http import HttpBillingService, HttpTeamService
@@ -614,10 +614,6 @@ def _read_pin(pins: FilePinStore, console: _Console) -> str | None:
     return read.team_id
 
 
-def _team_label(team: Team) -> str:
-    return team.display_name.strip() or team.name.strip() or team.id
-
-
 def _credits_cell(choice: TeamChoice) -> str:
     usage = choice.usage
     if usage is None:
@@ -670,7 +666,7 @@ def _print_team_table(
             _printable(cell)
             for cell in (
                 ">" if choice.team.id == preselected else "",
-                _team_label(choice.team),
+                team_label(choice.team),
                 choice.team.slug,
                 _credits_cell(choice),
                 choice.tier or "-",
@@ -762,7 +758,7 @@ def _cmd_pin(args: argparse.Namespace, settings: _Settings, console: _Console) -
         else:
             console.print(f"Cleared the billing pin ({_printable(previous)}) in {where}.")
     else:
-        label, slug, team_id = (_printable(t) for t in (_team_label(team), team.slug, team.id))
+        label, slug, team_id = (_printable(t) for t in (team_label(team), team.slug, team.id))
         console.print(f"Pinned {label} (slug {slug}, id {team_id}) as the billing team in {where}.")
     return EXIT_OK
 

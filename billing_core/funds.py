@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from billing_core._labels import invalid_pin_label, invalid_pin_reason, organization_label
 from billing_core.errors import InsufficientCreditsError, InvalidPinError
 from billing_core.models import (
     FREE_TIER,
@@ -26,12 +27,7 @@ from billing_core.models import (
     StatusBilling,
     TeamPickNeededBilling,
 )
-from billing_core.presentation import (
-    PIN_COMMAND_HINT,
-    _invalid_pin_label,
-    _invalid_pin_reason,
-    _team_label,
-)
+from billing_core.presentation import PIN_COMMAND_HINT
 
 __all__ = ["ensure_billing_funds", "is_billing_exhausted"]
 
@@ -63,7 +59,7 @@ def is_billing_exhausted(status: StatusBilling | None) -> bool:
 
 
 def _usage_label(usage: BillingUsage) -> str:
-    return _team_label(usage.organization_id, usage.organization_name)
+    return organization_label(usage.organization_id, usage.organization_name)
 
 
 def _most_remaining_first(usages: Iterable[BillingUsage]) -> list[BillingUsage]:
@@ -116,7 +112,7 @@ def _free_exhausted(status: FreeBilling) -> InsufficientCreditsError:
 def _paid_exhausted(
     status: PaidBilling, usages: Iterable[BillingUsage]
 ) -> InsufficientCreditsError:
-    label = _team_label(status.organization_id, status.organization_name)
+    label = organization_label(status.organization_id, status.organization_name)
     why = "has no credits left" if _used_up(status.remaining) else "is over its credit limit"
     others = _paid_teams_with_credits(usages, excluding=status.organization_id)
     if not others:
@@ -128,7 +124,7 @@ def _paid_exhausted(
 
 
 def _candidate_entry(candidate: PaidBilling) -> str:
-    label = _team_label(candidate.organization_id, candidate.organization_name)
+    label = organization_label(candidate.organization_id, candidate.organization_name)
     notes = [_credits(candidate.remaining)] if candidate.remaining is not None else []
     if candidate.limit_exceeded:
         notes.append("limit exceeded")
@@ -140,7 +136,7 @@ def _pick_needed_exhausted(status: TeamPickNeededBilling) -> InsufficientCredits
         status.candidates,
         key=lambda c: (
             -(c.remaining if c.remaining is not None else 0),
-            _team_label(c.organization_id, c.organization_name).casefold(),
+            organization_label(c.organization_id, c.organization_name).casefold(),
             c.organization_id,
         ),
     )
@@ -156,7 +152,7 @@ def _invalid_pin(status: InvalidPinBilling, usages: Iterable[BillingUsage]) -> I
     paid = _paid_teams_with_credits(usages)
     choices = f" Paid teams with credits: {_listing(paid)}." if paid else ""
     return InvalidPinError(
-        f"The pinned team {_invalid_pin_label(status)} {_invalid_pin_reason(status)}.{choices} "
+        f"The pinned team {invalid_pin_label(status)} {invalid_pin_reason(status)}.{choices} "
         f"Pin a paid team with {PIN_COMMAND_HINT}."
     )
 

@@ -11,10 +11,15 @@ a tone and a link. Nothing here decides who pays; that was decided once by
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Final, Literal, TypeAlias
 from urllib.parse import quote
 
+from billing_core._labels import (
+    invalid_pin_label,
+    invalid_pin_reason,
+    organization_label,
+    shown,
+)
 from billing_core.models import (
     BillingUsage,
     FreeBilling,
@@ -86,35 +91,6 @@ def _grouped(n: int) -> str:
     return f"{n:,}"
 
 
-# Characters that must not reach a terminal or a log line from upstream text:
-# controls (newline, ESC), format characters (bidi overrides, zero-width),
-# lone surrogates (unprintable in UTF-8) and the line and paragraph separators.
-_UNSHOWABLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_REPLACEMENT: Final = "\ufffd"
-
-
-def _shown(text: str) -> str:
-    """``text`` (a name, id or tier from upstream) made safe to show people.
-
-    Every character of category Cc, Cf, Cs, Zl or Zp becomes U+FFFD, so a name
-    can neither forge a second line, nor send terminal escapes, nor reorder
-    what follows it; the replacement shows that something was there.
-    """
-    if text.isprintable():  # the common case: no character to replace
-        return text
-    return "".join(
-        _REPLACEMENT if unicodedata.category(char) in _UNSHOWABLE_CATEGORIES else char
-        for char in text
-    )
-
-
-def _team_label(organization_id: str, organization_name: str | None) -> str:
-    """How a team is named to people: its name, else (missing or blank) its id."""
-    if organization_name and organization_name.strip():
-        return _shown(organization_name)
-    return _shown(organization_id)
-
-
 def _free_line(remaining: int | None, total: int | None) -> str:
     line = "Billing: Personal free credits"
     if remaining is None:
@@ -125,17 +101,17 @@ def _free_line(remaining: int | None, total: int | None) -> str:
 
 
 def _paid_line(status: PaidBilling) -> str:
-    label = _team_label(status.organization_id, status.organization_name)
+    label = organization_label(status.organization_id, status.organization_name)
     if status.remaining is None:
         return f"Billing: {label} (usage unavailable)"
     if status.tier:
-        return f"Billing: {label} ({_grouped(status.remaining)} credits, {_shown(status.tier)})"
+        return f"Billing: {label} ({_grouped(status.remaining)} credits, {shown(status.tier)})"
     return f"Billing: {label} ({_grouped(status.remaining)} credits)"
 
 
 def _needs_pick_line(status: TeamPickNeededBilling) -> str:
     free = _free_line(status.remaining, status.total)
-    names = [_team_label(c.organization_id, c.organization_name) for c in status.candidates]
+    names = [organization_label(c.organization_id, c.organization_name) for c in status.candidates]
     if not names:
         return f"{free} — pick a paid team with {PIN_COMMAND_HINT}"
     teams = "team" if len(names) == 1 else "teams"
@@ -145,23 +121,9 @@ def _needs_pick_line(status: TeamPickNeededBilling) -> str:
     )
 
 
-def _invalid_pin_label(status: InvalidPinBilling) -> str:
-    """The pinned team named for people: ``name (id)``, or the id alone."""
-    name = status.organization_name
-    if name and name.strip():
-        return f"{_shown(name)} ({_shown(status.organization_id)})"
-    return _shown(status.organization_id)
-
-
-def _invalid_pin_reason(status: InvalidPinBilling) -> str:
-    if status.reason == "free-tier":
-        return "is on the FREE tier and cannot be billed"
-    return "is not one of your teams"
-
-
 def _invalid_pin_line(status: InvalidPinBilling) -> str:
     return (
-        f"Billing: pinned team {_invalid_pin_label(status)} {_invalid_pin_reason(status)} — "
+        f"Billing: pinned team {invalid_pin_label(status)} {invalid_pin_reason(status)} — "
         f"pin a paid team with {PIN_COMMAND_HINT} or clear the pin with {_CLEAR_COMMAND_HINT}"
     )
 
@@ -202,7 +164,7 @@ pick one with `billing-core pin TEAM`'
     if type(status) is InvalidPinBilling:
         return _invalid_pin_line(status)
     if type(status) is OtherProviderBilling:
-        return f"Using {_shown(status.active_provider or 'another provider')}"
+        return f"Using {shown(status.active_provider or 'another provider')}"
     raise TypeError(f"status must be a StatusBilling variant, not {type(status).__name__}")
 
 

@@ -27,6 +27,7 @@ from typing import Final, Literal, TypeAlias, TypeVar, cast
 
 from attrs import field, frozen
 
+from billing_core._labels import organization_label, shown
 from billing_core.errors import (
     BillingAuthError,
     BillingError,
@@ -451,6 +452,7 @@ def _decide_without_tiers(
         organization_name=usage.organization_name or None,
         remaining=usage.remaining,
         total=usage.total_limit,
+        limit_exceeded=usage.limit_exceeded,
     )
     problem = _problem(
         "tiers", error, "showing the pinned team without its tier", session_key=session_key
@@ -554,7 +556,7 @@ def _team_to_pin(*, query: str, teams: tuple[Team, ...], usages: tuple[BillingUs
     own = [u for u in usages if u.organization_id == team.id]
     if any(u.is_paid for u in own):
         return team
-    why = f"is on the {own[0].tier} tier" if own else "has no billing usage"
+    why = f"is on the {shown(own[0].tier)} tier" if own else "has no billing usage"
     raise InvalidPinError(
         f"team {team_label(team)} {why} and cannot be billed; {_paid_listing(teams, usages)}"
     )
@@ -563,7 +565,8 @@ def _team_to_pin(*, query: str, teams: tuple[Team, ...], usages: tuple[BillingUs
 def _paid_listing(teams: tuple[Team, ...], usages: tuple[BillingUsage, ...]) -> str:
     names_by_id = {team.id: team_label(team) for team in teams}
     names = {
-        names_by_id.get(u.organization_id) or u.organization_name or u.organization_id
+        names_by_id.get(u.organization_id)
+        or organization_label(u.organization_id, u.organization_name)
         for u in usages
         if u.is_paid
     }

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from billing_core._labels import shown
 from billing_core.errors import AmbiguousTeamError, TeamNotFoundError
 from billing_core.models import Team
-from billing_core.presentation import _shown
 
 __all__ = ["match_team", "team_label"]
 
@@ -41,7 +41,7 @@ def team_label(team: Team) -> str:
     >>> team_label(Team(id="o", name="", display_name="Acme\\nCorp", slug="")) == "Acme\\ufffdCorp"
     True
     """
-    return _shown(team.display_name.strip() or team.name.strip() or team.id)
+    return shown(team.display_name.strip() or team.name.strip() or team.id)
 
 
 def _distinct(teams: list[Team]) -> list[Team]:
@@ -60,7 +60,7 @@ def _one(query: str, matches: list[Team]) -> Team | None:
         return None
     if len(matches) > 1:
         raise AmbiguousTeamError(
-            query, matches=[f"{team_label(t)} (id {_shown(t.id)})" for t in matches]
+            query, matches=[f"{team_label(t)} (id {shown(t.id)})" for t in matches]
         )
     return matches[0]
 

@@ -921,7 +921,7 @@ def test_pin_output_shows_hostile_names_inert(api: FakeBillingApi, run: Run) -> 
     assert result.code == 0
     _assert_inert(result)
     assert result.out.count("\n") == 1
-    assert result.out.startswith("Pinned Acme\\x1b[2J")
+    assert result.out.startswith("Pinned Acme\ufffd[2J")  # team_label replaced the ESC
 
 
 def test_pin_errors_listing_hostile_names_are_one_inert_line(api: FakeBillingApi, run: Run) -> None:

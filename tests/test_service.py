@@ -50,6 +50,7 @@ from billing_core import (
     apin_billing_team,
     aresolve_billing,
     build_status_billing,
+    is_billing_exhausted,
     pin_billing_team,
     resolve_billing,
 )
@@ -277,6 +278,16 @@ def test_tiers_down_with_a_pin_among_the_usages_bills_it_without_a_tier(flavor: 
             " Service Unavailable; showing the pinned team without its tier",
         ),
     )
+
+
+def test_tiers_down_keeps_the_pinned_teams_exceeded_limit(flavor: Flavor) -> None:
+    over_limit = attrs.evolve(BETA, limit_exceeded=True)  # credits left, limit exceeded
+    account = attrs.evolve(TWO_PAID, usages=[ACME, over_limit, SIDE])
+    billing = flavor.billing(account, failures={"tiers": DOWN})
+    resolution = flavor.resolve(billing=billing, pins=InMemoryPinStore("org-beta"))
+    assert isinstance(resolution.status, PaidBilling)
+    assert resolution.status.limit_exceeded
+    assert is_billing_exhausted(resolution.status)
 
 
 @pytest.mark.parametrize("pin", [None, "", "org-gone"])
