@@ -22,7 +22,9 @@ GOALS: dict[str, tuple[float | None, str]] = {
         1.3,
         "import billing_core / import attrs (fresh interpreters)",
     ),
+    "import_with_models_vs_attrs": (None, "import billing_core + first model use / import attrs"),
     "import_billing_core_ms": (None, "import billing_core, ms"),
+    "import_with_models_ms": (None, "import billing_core + first model use, ms"),
     "import_attrs_ms": (None, "import attrs, ms"),
     "status_3_orgs_vs_attrs_6_fields": (
         4.0,

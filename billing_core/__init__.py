@@ -2,8 +2,10 @@
 
 A functional core (models, wire codec, resolution, presentation, funds guard,
 team matching) behind a thin shell (HTTP adapters, pin file, orchestration,
-CLI). Importing the package is cheap: the codec (cattrs), the HTTP adapters
-(httpx) and the shell load on first use of one of their names.
+CLI). Importing the package is cheap: each public name loads its module on
+first use (PEP 562), so a program pays for the models' attrs classes when it
+first touches one, for cattrs when it first uses the codec and for httpx when
+it first builds an HTTP adapter. Only the exceptions load eagerly.
 
 >>> import billing_core as bc
 >>> usage = bc.BillingUsage(
@@ -34,24 +36,6 @@ from billing_core.errors import (
     PinStoreError,
     TeamNotFoundError,
 )
-from billing_core.models import (
-    FREE_TIER,
-    BillingResolution,
-    BillingUsage,
-    FreeBilling,
-    FreeUserLimit,
-    FreeUserLimitWindow,
-    InvalidPinBilling,
-    OrganizationTier,
-    OtherProviderBilling,
-    PaidBilling,
-    Problem,
-    RawUsage,
-    StatusBilling,
-    Team,
-    TeamPickNeededBilling,
-    is_paid_tier,
-)
 
 if TYPE_CHECKING:
     from billing_core.adapters.http import (
@@ -63,6 +47,24 @@ if TYPE_CHECKING:
     from billing_core.adapters.memory import InMemoryPinStore
     from billing_core.adapters.pin_file import FilePinStore
     from billing_core.funds import ensure_billing_funds, is_billing_exhausted
+    from billing_core.models import (
+        FREE_TIER,
+        BillingResolution,
+        BillingUsage,
+        FreeBilling,
+        FreeUserLimit,
+        FreeUserLimitWindow,
+        InvalidPinBilling,
+        OrganizationTier,
+        OtherProviderBilling,
+        PaidBilling,
+        Problem,
+        RawUsage,
+        StatusBilling,
+        Team,
+        TeamPickNeededBilling,
+        is_paid_tier,
+    )
     from billing_core.ports import (
         AsyncBillingService,
         AsyncTeamService,
@@ -103,6 +105,27 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "FREE_TIER",
+            "BillingResolution",
+            "BillingUsage",
+            "FreeBilling",
+            "FreeUserLimit",
+            "FreeUserLimitWindow",
+            "InvalidPinBilling",
+            "OrganizationTier",
+            "OtherProviderBilling",
+            "PaidBilling",
+            "Problem",
+            "RawUsage",
+            "StatusBilling",
+            "Team",
+            "TeamPickNeededBilling",
+            "is_paid_tier",
+        ),
+        "billing_core.models",
+    ),
     **dict.fromkeys(("to_wire", "from_wire"), "billing_core.wire"),
     **dict.fromkeys(
         (
