@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TextIO, TypeAli
 from attrs import evolve, field, frozen
 
 from billing_core import __version__
+from billing_core._session import session_key_flaw
 from billing_core.errors import (
     AmbiguousTeamError,
     BillingApiError,
@@ -313,13 +314,8 @@ def _session_key(environ: Mapping[str, str]) -> str | None:
     key = environ.get(ENV_SESSION_KEY) or None
     if key is None:
         return None
-    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in key):
-        flaw = "contains control characters"
-    elif not key.isascii():
-        flaw = "contains non-ASCII characters"
-    elif key != key.strip():
-        flaw = "has leading or trailing whitespace"
-    else:
+    flaw = session_key_flaw(key)
+    if flaw is None:
         return key
     raise _CliError(EXIT_USAGE, f"{ENV_SESSION_KEY} is not a usable session key: it {flaw}")
 

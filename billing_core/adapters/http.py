@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from billing_core._session import SESSION_HEADER, session_key_flaw
 from billing_core.errors import (
     BillingApiError,
     BillingAuthError,
@@ -58,7 +59,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-SESSION_HEADER: Final = "x-byterover-session-id"
 DEFAULT_TIMEOUT: Final = 10.0
 DEFAULT_MAX_RETRIES: Final = 1
 # Far beyond any sensible request, and well within what sockets accept (about
@@ -159,12 +159,9 @@ def _session_headers(session_key: object) -> dict[str, str]:
         )
     if not session_key:
         raise NotAuthenticatedError()
-    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in session_key):
-        raise BillingConfigError("the session key contains control characters")
-    if not session_key.isascii():
-        raise BillingConfigError("the session key contains non-ASCII characters")
-    if session_key != session_key.strip():
-        raise BillingConfigError("the session key has leading or trailing whitespace")
+    flaw = session_key_flaw(session_key)
+    if flaw is not None:
+        raise BillingConfigError(f"the session key {flaw}")
     return {SESSION_HEADER: session_key, "accept": "application/json"}
 
 

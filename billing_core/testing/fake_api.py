@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
+from billing_core._session import SESSION_HEADER
 from billing_core.models import Team
 from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
 
@@ -40,7 +41,6 @@ _BILLING_PATHS: Final[dict[str, Endpoint]] = {
 }
 _TEAMS_PATH: Final = "/teams"
 _ENDPOINTS: Final[frozenset[str]] = frozenset({*_BILLING_PATHS.values(), "teams"})
-_SESSION_HEADER: Final = "x-byterover-session-id"
 _MAX_PAGE_SIZE: Final = 100  # like the real service: a bigger ``limit`` is clamped
 # Fixed so that answers are reproducible byte for byte.
 _TEAM_TIMESTAMP: Final = "2024-01-01T00:00:00.000Z"
@@ -364,7 +364,7 @@ class FakeBillingApi:
             handler.answer(405, _error_body(405), {"Allow": "GET", **extra})
         elif endpoint is None:
             handler.answer(404, _error_body(404), extra)
-        elif handler.headers.get(_SESSION_HEADER) != self.session_key:
+        elif handler.headers.get(SESSION_HEADER) != self.session_key:
             handler.answer(401, _error_body(401, "Invalid or expired session"), extra)
         else:
             status, payload = self._serve(endpoint, parse_qs(url.query))
