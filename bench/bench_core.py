@@ -19,34 +19,16 @@ Run ``python bench/bench_core.py`` to print the figures.
 
 from __future__ import annotations
 
-import gc
-import time
 import timeit
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from _common import best_of, paid_usage
 
 ORGS = 100_000
 REPEATS = 15
 SMALL_LOOPS = 20_000
 SMALL_REPEATS = 9
-
-
-def _best(*runs: Callable[[], object], repeats: int = REPEATS) -> list[float]:
-    """Best wall time of each run over ``repeats`` rounds, runs alternating within
-    a round (a burst of load hits a run and its baseline alike), GC paused."""
-    best = [float("inf")] * len(runs)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            for slot, run in enumerate(runs):
-                start = time.perf_counter()
-                run()
-                best[slot] = min(best[slot], time.perf_counter() - start)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return best
 
 
 def _best_per_call(*statements: Callable[[], object]) -> list[float]:
@@ -60,22 +42,8 @@ def _best_per_call(*statements: Callable[[], object]) -> list[float]:
 
 
 def _usage(index: int, tier: str) -> Any:
-    from billing_core.models import BillingUsage
-
-    limit = 20_000
-    used = (index * 37) % limit
-    return BillingUsage(
-        organization_id=f"org-{index:06d}",
-        organization_name=f"Organisation number {index}",
-        organization_status="active",
-        limit=limit,
-        add_on_remaining=0,
-        total_limit=limit,
-        used=used,
-        remaining=limit - used,
-        percent_used=round(100 * used / limit, 2),
-        limit_exceeded=False,
-        tier=tier,
+    return paid_usage(
+        f"org-{index:06d}", f"Organisation number {index}", tier=tier, used=(index * 37) % 20_000
     )
 
 
@@ -153,7 +121,7 @@ def measure() -> dict[str, float]:
                 free_user_limit=free_limit,
             )
 
-        status_time, plain_time = _best(status, plain_pass)
+        status_time, plain_time = best_of(status, plain_pass, repeats=REPEATS)
         ratio = status_time / plain_time
         figures[f"status_100k_{shape}_vs_plain_pass"] = ratio
         worst = max(worst, ratio)
@@ -172,7 +140,7 @@ def measure() -> dict[str, float]:
             active_provider="byterover", is_authenticated=True, usages=all_paid
         )
 
-    pick_time, plain_time = _best(status_all_paid, plain_all_paid, repeats=3)
+    pick_time, plain_time = best_of(status_all_paid, plain_all_paid, repeats=3)
     figures["status_100k_all_paid_needs_pick_vs_plain_pass"] = pick_time / plain_time
     figures["status_3_orgs_us"] = status_small * 1e6
     figures["attrs_6_fields_us"] = attrs_small * 1e6

@@ -9,13 +9,10 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import httpx
+from _common import median_seconds, paid_usage
 
-from billing_core import BillingUsage, FreeUserLimit, FreeUserLimitWindow, HttpBillingService
+from billing_core import FreeUserLimit, FreeUserLimitWindow, HttpBillingService
 from billing_core.testing import Account, FakeBillingApi
 
 LATENCY_S = 0.08
@@ -23,19 +20,7 @@ LATENCY_S = 0.08
 
 def _account() -> Account:
     usages = [
-        BillingUsage(
-            organization_id=f"org-{i}",
-            organization_name=f"Team {i}",
-            organization_status="active",
-            limit=20_000,
-            add_on_remaining=0,
-            total_limit=20_000,
-            used=7_600,
-            remaining=12_400,
-            percent_used=38.0,
-            limit_exceeded=False,
-            tier=tier,
-        )
+        paid_usage(f"org-{i}", f"Team {i}", tier=tier)
         for i, tier in enumerate(("PRO", "TEAM", "FREE"))
     ]
     window = FreeUserLimitWindow(
@@ -47,16 +32,6 @@ def _account() -> Account:
     )
 
 
-def _median_seconds(action: Callable[[], object], *, runs: int) -> float:
-    action()  # warm up: connections, codec, thread start-up
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def measure(*, runs: int = 9) -> dict[str, float]:
     """Ratios and counts of the HTTP adapters against a fake API with 80 ms latency."""
     with FakeBillingApi(_account(), latency=LATENCY_S) as api:
@@ -64,9 +39,9 @@ def measure(*, runs: int = 9) -> dict[str, float]:
         headers = {"x-byterover-session-id": key}
         with httpx.Client(headers=headers) as client:
             url = api.base_url + "/billing/usages"
-            one_get_s = _median_seconds(lambda: client.get(url).raise_for_status(), runs=runs)
+            one_get_s = median_seconds(lambda: client.get(url).raise_for_status(), runs=runs)
         with HttpBillingService(api.base_url) as billing:
-            get_usages_s = _median_seconds(lambda: billing.get_usages(key), runs=runs)
+            get_usages_s = median_seconds(lambda: billing.get_usages(key), runs=runs)
 
         api.reset_counters()
         with HttpBillingService(api.base_url) as billing:

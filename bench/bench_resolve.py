@@ -14,18 +14,15 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+from _common import amedian_seconds, median_seconds, paid_usage
 
 from billing_core import (
     AsyncHttpBillingService,
     BillingResolution,
-    BillingUsage,
     FilePinStore,
     HttpBillingService,
     aresolve_billing,
@@ -38,22 +35,6 @@ LATENCY_S = 0.08
 PROVIDER = "byterover"
 
 
-def _paid_usage(org_id: str, name: str, *, tier: str) -> BillingUsage:
-    return BillingUsage(
-        organization_id=org_id,
-        organization_name=name,
-        organization_status="active",
-        limit=20_000,
-        add_on_remaining=0,
-        total_limit=20_000,
-        used=7_600,
-        remaining=12_400,
-        percent_used=38.0,
-        limit_exceeded=False,
-        tier=tier,
-    )
-
-
 def _accounts() -> dict[str, Account]:
     one_paid = sample_account()
     free_only = Account(
@@ -62,7 +43,7 @@ def _accounts() -> dict[str, Account]:
         free_user_limit=one_paid.free_user_limit,
     )
     two_paid = Account(
-        usages=(*one_paid.usages, _paid_usage("org-beta", "Beta", tier="TEAM")),
+        usages=(*one_paid.usages, paid_usage("org-beta", "Beta", tier="TEAM")),
         free_user_limit=one_paid.free_user_limit,
     )
     return {"one_paid": one_paid, "free": free_only, "two_paid": two_paid}
@@ -78,29 +59,7 @@ def _one_get_seconds(api: FakeBillingApi, *, runs: int) -> float:
     headers = {"x-byterover-session-id": api.session_key}
     with httpx.Client(headers=headers) as client:
         url = api.base_url + "/billing/usages"
-        return _time_sync(lambda: client.get(url).raise_for_status(), runs=runs)
-
-
-def _median(samples: list[float]) -> float:
-    return statistics.median(samples[1:])  # the first run warms connections and the codec
-
-
-def _time_sync(action: Callable[[], object], *, runs: int) -> float:
-    samples = []
-    for _ in range(runs + 1):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return _median(samples)
-
-
-async def _time_async(action: Callable[[], Awaitable[object]], *, runs: int) -> float:
-    samples = []
-    for _ in range(runs + 1):
-        start = time.perf_counter()
-        await action()
-        samples.append(time.perf_counter() - start)
-    return _median(samples)
+        return median_seconds(lambda: client.get(url).raise_for_status(), runs=runs)
 
 
 def _sync_figures(api: FakeBillingApi, pins: FilePinStore, *, runs: int) -> tuple[float, int]:
@@ -120,7 +79,7 @@ def _sync_figures(api: FakeBillingApi, pins: FilePinStore, *, runs: int) -> tupl
         for _ in range(5):
             resolve()
         connections = api.connection_count
-        return _time_sync(resolve, runs=runs), connections
+        return median_seconds(resolve, runs=runs), connections
 
 
 async def _async_figures(
@@ -142,7 +101,7 @@ async def _async_figures(
         for _ in range(5):
             await resolve()
         connections = api.connection_count
-        return await _time_async(resolve, runs=runs), connections
+        return await amedian_seconds(resolve, runs=runs), connections
 
 
 def measure(*, runs: int = 7) -> dict[str, float]:

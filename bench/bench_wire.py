@@ -9,11 +9,10 @@ Run ``python bench/bench_wire.py`` to print the figures.
 
 from __future__ import annotations
 
-import gc
 import json
-import time
-from collections.abc import Callable
 from typing import Any
+
+from _common import best_of
 
 ORGS = 10_000
 REPEATS = 15
@@ -40,28 +39,6 @@ def _usage_wire(index: int) -> dict[str, Any]:
     }
 
 
-def _best(*runs: Callable[[], object], repeats: int = REPEATS) -> list[float]:
-    """Best wall time of each run over ``repeats`` rounds.
-
-    The runs alternate within a round, so a burst of load on a shared machine
-    hits the codec and its json baseline alike; the cyclic GC is paused as
-    :mod:`timeit` does.
-    """
-    best = [float("inf")] * len(runs)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            for slot, run in enumerate(runs):
-                start = time.perf_counter()
-                run()
-                best[slot] = min(best[slot], time.perf_counter() - start)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return best
-
-
 def measure() -> dict[str, float]:
     """Time the codec on 10,000 usages; ratios are codec time over json time."""
     from billing_core.errors import BillingPayloadError
@@ -85,9 +62,11 @@ def measure() -> dict[str, float]:
         else:  # pragma: no cover - the benchmark would be measuring the wrong thing
             raise AssertionError("the broken payload was accepted")
 
-    json_loads, read = _best(lambda: json.loads(raw), lambda: from_wire(list[BillingUsage], data))
-    json_dumps, write = _best(lambda: json.dumps(data), lambda: to_wire(usages))
-    (read_error,) = _best(read_broken, repeats=5)
+    json_loads, read = best_of(
+        lambda: json.loads(raw), lambda: from_wire(list[BillingUsage], data), repeats=REPEATS
+    )
+    json_dumps, write = best_of(lambda: json.dumps(data), lambda: to_wire(usages), repeats=REPEATS)
+    (read_error,) = best_of(read_broken, repeats=5)
     return {
         "from_wire_10k_vs_json_loads": read / json_loads,
         "to_wire_10k_vs_json_dumps": write / json_dumps,

@@ -31,6 +31,21 @@ GOALS: dict[str, tuple[float | None, str]] = {
         "build_status_billing, 3 orgs + pin / one 6-field attrs object",
     ),
     "status_100k_orgs_vs_plain_pass": (2.0, "build_status_billing, 100k orgs / one plain pass"),
+    **{
+        f"status_100k_{shape}_vs_plain_pass": (None, f"  100k orgs, {shape.replace('_', ' ')}")
+        for shape in ("pinned_paid", "pinned_stranger", "one_paid_no_pin", "three_paid_no_pin")
+    },
+    "status_100k_all_paid_needs_pick_vs_plain_pass": (
+        None,
+        "  100k orgs, all paid, no pin (the answer lists 100k candidates)",
+    ),
+    "status_3_orgs_us": (None, "build_status_billing, 3 orgs + pin, µs"),
+    "attrs_6_fields_us": (None, "one 6-field attrs object, µs"),
+    "json_loads_10k_ms": (None, "json.loads, 10k orgs, ms"),
+    "json_dumps_10k_ms": (None, "json.dumps, 10k orgs, ms"),
+    "from_wire_10k_ms": (None, "from_wire, 10k orgs, ms"),
+    "to_wire_10k_ms": (None, "to_wire, 10k orgs, ms"),
+    "from_wire_10k_error_ms": (None, "from_wire, 10k orgs, last one bad, ms"),
     "from_wire_10k_vs_json_loads": (2.5, "from_wire(list[BillingUsage]), 10k orgs / json.loads"),
     "to_wire_10k_vs_json_dumps": (None, "to_wire, 10k orgs / json.dumps"),
     "from_wire_10k_error_vs_json_loads": (None, "from_wire, 10k orgs, last one bad / json.loads"),
@@ -81,11 +96,9 @@ def main() -> int:
         missed += not met
         verdict = "yes" if met else "NO"
         print(f"{what:<{width}}  {value:>9.2f}  {'<= ' + format(goal, 'g'):>7}  {verdict}")
-    print(
-        f"\n{len([r for r in rows if r[2] is not None]) - missed} of "
-        f"{len([r for r in rows if r[2] is not None])} goals met"
-    )
-    return 0
+    goals = sum(goal is not None for _, _, goal, _ in rows)
+    print(f"\n{goals - missed} of {goals} goals met")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
