@@ -48,3 +48,12 @@ def test_the_shell_loads_httpx_only_when_an_adapter_is_used() -> None:
         "assert 'httpx' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_public_names_are_listed_once_each_way() -> None:
+    """``__all__`` is exactly the eager exceptions, the lazy names and the version."""
+    from billing_core import errors
+
+    lazy = set(billing_core._LAZY)
+    assert set(billing_core.__all__) == lazy | set(errors.__all__) | {"__version__"}
+    assert not lazy & set(errors.__all__)
