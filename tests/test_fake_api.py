@@ -7,10 +7,14 @@ of the HTTP adapters that are tested against it.
 from __future__ import annotations
 
 import doctest
+import socket
+import threading
+import time
+from collections.abc import Callable
 
 import httpx
 import pytest
-from _billing_samples import sample_account, team, usage
+from _billing_samples import team, three_team_account, usage
 
 import billing_core.testing.fake_api
 from billing_core import (
@@ -38,7 +42,7 @@ def test_doctests() -> None:
 
 
 def test_billing_endpoints_serve_the_account_in_wire_format(fake_api: FakeBillingApi) -> None:
-    account = sample_account()
+    account = three_team_account()
     fake_api.account = account
 
     usages = _get(fake_api, "/billing/usages")
@@ -58,7 +62,7 @@ def test_billing_endpoints_serve_the_account_in_wire_format(fake_api: FakeBillin
 
 
 def test_a_free_org_without_trial_gets_no_tier_entry(fake_api: FakeBillingApi) -> None:
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     ids = [
         t["organizationId"]
         for t in _get(fake_api, "/billing/organizations/tiers").json()["organizations"]
@@ -229,7 +233,7 @@ def test_faults_without_times_last_until_reset(fake_api: FakeBillingApi) -> None
     codes = [_get(fake_api, "/billing/usage/free-user/limit").status_code for _ in range(3)]
     assert codes == [500, 500, 500]
     fake_api.reset_faults()
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     assert _get(fake_api, "/billing/usage/free-user/limit").status_code == 200
 
 
@@ -326,11 +330,35 @@ def test_stop_closes_everything_and_is_idempotent() -> None:
         api.base_url  # noqa: B018
 
 
-def test_stop_does_not_wait_for_sleeping_handlers() -> None:
-    with FakeBillingApi(Account(), latency=30.0) as api, pytest.raises(httpx.ReadTimeout):
-        _get_with_timeout(api, "/teams", timeout=0.1)
-    # Reaching this line at all (pytest-timeout would fail a 30 s hang) is the check.
+def test_stop_ends_handlers_sleeping_on_latency() -> None:
+    # stop() does not wait for handler threads (they are daemons): without the
+    # wake-up, the handler below would sleep on for 30 s after the server stopped.
+    api = FakeBillingApi(Account(), latency=30.0).start()
+    before = set(threading.enumerate())
+    try:
+        client = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+        client.sendall(b"GET /api/v1/teams HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        _wait_for(lambda: api.request_count == 1)
+        handlers = [
+            thread
+            for thread in set(threading.enumerate()) - before
+            if "process_request_thread" in thread.name
+        ]
+    finally:
+        api.stop()
+    with client:
+        assert client.recv(1024) == b""  # the connection is dropped, unanswered
+    assert len(handlers) == 1
+    handlers[0].join(timeout=5)  # bounded: a handler still asleep fails the test
+    assert not handlers[0].is_alive()
     assert api.request_count == 1
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the condition"
+        time.sleep(0.005)
 
 
 def test_a_fresh_account_is_served_empty() -> None:

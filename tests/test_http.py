@@ -12,9 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from _billing_samples import sample_account, team
+from _billing_samples import team, three_team_account
 from hypothesis import HealthCheck, given, settings
 
+import billing_core._endpoints
+import billing_core._json
+import billing_core.adapters._http_config
+import billing_core.adapters._http_get as http_get
+import billing_core.adapters._team_pages as team_pages
 import billing_core.adapters.http as http_adapter
 from billing_core import (
     AsyncHttpBillingService,
@@ -80,15 +85,24 @@ def async_list_teams(api: FakeBillingApi, **options: Any) -> tuple[Team, ...]:
     return result
 
 
-def test_doctests() -> None:
-    assert doctest.testmod(http_adapter).failed == 0
+@pytest.mark.parametrize(
+    "module",
+    [
+        http_adapter,
+        billing_core.adapters._http_config,
+        billing_core._json,
+        billing_core._endpoints,
+    ],
+)
+def test_doctests(module: Any) -> None:
+    assert doctest.testmod(module).failed == 0
 
 
 # --- every endpoint, sync and async ------------------------------------------------------
 
 
 def test_billing_endpoints_sync(fake_api: FakeBillingApi, billing: HttpBillingService) -> None:
-    account = sample_account()
+    account = three_team_account()
     fake_api.account = account
     key = fake_api.session_key
 
@@ -99,7 +113,7 @@ def test_billing_endpoints_sync(fake_api: FakeBillingApi, billing: HttpBillingSe
 
 
 def test_billing_endpoints_async(fake_api: FakeBillingApi) -> None:
-    account = sample_account()
+    account = three_team_account()
     fake_api.account = account
 
     assert async_billing_call(fake_api, "get_raw_usages") == account.raw_usages()
@@ -116,7 +130,7 @@ def test_get_usages_still_works_when_no_thread_can_start(
     import concurrent.futures.thread
 
     monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     assert billing.get_usages(fake_api.session_key) == fake_api.account.usages
     assert fake_api.request_count == 2
 
@@ -124,7 +138,7 @@ def test_get_usages_still_works_when_no_thread_can_start(
 def test_join_reads_an_org_without_tier_entry_as_free_not_trialing(
     fake_api: FakeBillingApi, billing: HttpBillingService
 ) -> None:
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     fake_api.fail(
         "tiers",
         body={
@@ -148,7 +162,7 @@ def test_get_usages_fetches_both_endpoints_once(
 def test_unknown_tiers_and_extra_keys_are_accepted(
     fake_api: FakeBillingApi, billing: HttpBillingService
 ) -> None:
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     fake_api.fail(
         "tiers",
         body={
@@ -189,7 +203,7 @@ def test_any_account_round_trips_through_http(
 
 
 def test_teams_sync_and_async(fake_api: FakeBillingApi, team_service: HttpTeamService) -> None:
-    account = sample_account()
+    account = three_team_account()
     fake_api.account = account
     assert team_service.list_teams(fake_api.session_key) == account.teams
     assert async_list_teams(fake_api) == account.teams
@@ -289,7 +303,7 @@ def test_a_listing_that_repeats_itself_is_refused(
 def test_a_listing_that_never_ends_is_cut_off(
     fake_api: FakeBillingApi, team_service: HttpTeamService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_adapter, "MAX_TEAM_PAGES", 3)
+    monkeypatch.setattr(team_pages, "MAX_TEAM_PAGES", 3)
     fake_api.account = Account(teams=[team(f"org-{i:03}") for i in range(500)])
     with pytest.raises(BillingPayloadError, match="does not end after 3 pages"):
         team_service.list_teams(fake_api.session_key)
@@ -472,7 +486,7 @@ def test_a_missing_or_mistyped_organizations_list_names_it(
 
 
 def test_wrong_types_name_the_path(fake_api: FakeBillingApi, billing: HttpBillingService) -> None:
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     good = httpx.get(
         fake_api.base_url + "/billing/usages",
         headers={"x-byterover-session-id": fake_api.session_key},
@@ -500,7 +514,7 @@ def test_a_free_limit_with_a_bool_for_an_int_names_the_path(
 def test_an_oversized_body_is_refused(
     fake_api: FakeBillingApi, billing: HttpBillingService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_adapter, "MAX_BODY_BYTES", 1024 * 1024)
+    monkeypatch.setattr(http_get, "MAX_BODY_BYTES", 1024 * 1024)
     fake_api.fail("usages", body=b'{"organizations": "' + b"x" * (2 * 1024 * 1024) + b'"}')
     with pytest.raises(BillingPayloadError, match="larger than 1 MB"):
         billing.get_raw_usages(fake_api.session_key)
@@ -538,7 +552,7 @@ TRANSIENT_FAULTS: list[dict[str, Any]] = [
 def test_a_transient_failure_is_retried_once(
     fake_api: FakeBillingApi, billing: HttpBillingService, fault: dict[str, Any]
 ) -> None:
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     fake_api.fail("usages", times=1, **fault)
     assert billing.get_raw_usages(fake_api.session_key) == fake_api.account.raw_usages()
     assert fake_api.request_count == 2
@@ -548,7 +562,7 @@ def test_a_transient_failure_is_retried_once(
 def test_a_transient_failure_is_retried_once_async(
     fake_api: FakeBillingApi, fault: dict[str, Any]
 ) -> None:
-    fake_api.account = sample_account()
+    fake_api.account = three_team_account()
     fake_api.fail("tiers", times=1, **fault)
     assert async_billing_call(fake_api, "get_tiers") == fake_api.account.tiers()
     assert fake_api.request_count == 2
@@ -709,7 +723,7 @@ def test_a_caller_owned_client_is_used_and_left_open(fake_api: FakeBillingApi) -
 
 def test_one_async_service_serves_successive_event_loops(fake_api: FakeBillingApi) -> None:
     # Each asyncio.run closes its loop, and with it the pooled connections of that loop.
-    account = sample_account()
+    account = three_team_account()
     fake_api.account = account
     key = fake_api.session_key
     billing = AsyncHttpBillingService(fake_api.base_url, timeout=FAST)
@@ -738,7 +752,7 @@ def test_one_async_service_serves_successive_event_loops(fake_api: FakeBillingAp
 def test_one_async_service_serves_loops_running_at_once_in_threads(
     fake_api: FakeBillingApi,
 ) -> None:
-    account = sample_account()
+    account = three_team_account()
     fake_api.account = account
     billing = AsyncHttpBillingService(fake_api.base_url, timeout=FAST)
     start = threading.Barrier(3, timeout=10)
@@ -764,7 +778,7 @@ def test_one_async_service_serves_loops_running_at_once_in_threads(
 def test_aresolve_billing_can_reuse_one_async_service_across_event_loops(
     fake_api: FakeBillingApi,
 ) -> None:
-    account = sample_account()
+    account = three_team_account()
     fake_api.account = account
     paid = next(u for u in account.usages if u.tier != "FREE")
     billing = AsyncHttpBillingService(fake_api.base_url, timeout=FAST)
@@ -886,6 +900,9 @@ def test_redirects_are_not_followed(fake_api: FakeBillingApi) -> None:
         "https://api.example.com:99999",
         "https://api.example.com/a b",
         "https://api.example.com/\n",
+        "https://a..b",  # an empty label: the IDNA codec refuses it
+        "https://xn--a/",  # invalid punycode
+        "https://" + "a" * 64 + ".example.com",  # a label longer than 63
         "",
         "   ",
     ],
@@ -897,6 +914,43 @@ def test_unsafe_or_invalid_base_urls_are_refused(url: str) -> None:
     for async_type in (AsyncHttpBillingService, AsyncHttpTeamService):
         with pytest.raises(BillingConfigError):
             async_type(url)
+
+
+@pytest.mark.parametrize("url", ["https://a..b", "https://xn--a/"])
+def test_a_host_name_that_cannot_be_encoded_is_a_config_error_up_front(url: str) -> None:
+    # These pass urlsplit; unchecked, httpx's IDNA encoding would raise a bare
+    # UnicodeError at request time (sync), while async said "could not resolve".
+    for service_type in (HttpBillingService, AsyncHttpBillingService):
+        with pytest.raises(BillingConfigError, match="does not have a valid host name") as caught:
+            service_type(url)
+        assert str(caught.value).isprintable()
+
+
+def test_an_encoding_failure_at_request_time_is_the_same_api_error_sync_and_async() -> None:
+    # The second line of defence, should a host get past the check: the transport
+    # (here a caller's own) refuses to encode it.
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise UnicodeError("encoding with 'idna' codec failed")
+
+    transport = httpx.MockTransport(handler)
+    with (
+        httpx.Client(transport=transport) as client,
+        pytest.raises(BillingApiError) as caught_sync,
+    ):
+        HttpBillingService("https://api.example.com", client=client).get_tiers("key")
+
+    async def go() -> Any:
+        async with httpx.AsyncClient(transport=transport) as client:
+            service = AsyncHttpBillingService("https://api.example.com", client=client)
+            return await service.get_tiers("key")
+
+    with pytest.raises(BillingApiError) as caught_async:
+        run(go())
+    for caught in (caught_sync, caught_async):
+        assert str(caught.value) == (
+            "GET /billing/organizations/tiers: the host name cannot be encoded"
+        )
+        assert caught.value.status_code is None
 
 
 def test_a_base_url_that_is_not_a_string_is_refused() -> None:

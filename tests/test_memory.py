@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeAlias
 
 import attrs
 import pytest
@@ -31,14 +32,25 @@ from billing_core.testing.sample import sample_account
 from billing_core.testing.strategies import accounts
 
 KEY = DEFAULT_SESSION_KEY
-DOWN = BillingApiError("Service Unavailable", endpoint="/billing/usages", status_code=503)
+DOWN = BillingApiError("Service Unavailable", endpoint="GET /billing/usages", status_code=503)
 
 
-def _run(value: Any) -> Any:
-    """The value, or the result of awaiting it: lets one test drive both flavours."""
-    if asyncio.iscoroutine(value):
-        return asyncio.run(value)
-    return value
+Run: TypeAlias = Callable[[Any], Any]
+"""The value, or the result of awaiting it: lets one test drive both flavours."""
+
+
+def _driver(runner: asyncio.Runner) -> Run:
+    def run(value: Any) -> Any:
+        return runner.run(value) if asyncio.iscoroutine(value) else value
+
+    return run
+
+
+@pytest.fixture
+def run() -> Iterator[Run]:
+    """One event loop for the whole test (not one ``asyncio.run`` per call)."""
+    with asyncio.Runner() as runner:
+        yield _driver(runner)
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -116,38 +128,42 @@ def test_pin_store_hook_sees_each_operation() -> None:
 @settings(deadline=None)
 @given(accounts())
 def test_billing_serves_the_account_and_the_join_gives_back_its_usages(account: Account) -> None:
-    for cls in (InMemoryBillingService, AsyncInMemoryBillingService):
-        billing = cls(account)
-        assert _run(billing.get_raw_usages(KEY)) == account.raw_usages()
-        assert _run(billing.get_tiers(KEY)) == account.tiers()
-        assert _run(billing.get_usages(KEY)) == account.usages
+    with asyncio.Runner() as runner:
+        run = _driver(runner)
+        for cls in (InMemoryBillingService, AsyncInMemoryBillingService):
+            billing = cls(account)
+            assert run(billing.get_raw_usages(KEY)) == account.raw_usages()
+            assert run(billing.get_tiers(KEY)) == account.tiers()
+            assert run(billing.get_usages(KEY)) == account.usages
         assert join_usages_with_tiers(account.raw_usages(), account.tiers()) == account.usages
 
 
-def test_billing_serves_the_free_limit_or_a_404_without_one(billing_class: type[Any]) -> None:
+def test_billing_serves_the_free_limit_or_a_404_without_one(
+    billing_class: type[Any], run: Run
+) -> None:
     account = sample_account()
-    assert _run(billing_class(account).get_free_user_limit(KEY)) == account.free_user_limit
+    assert run(billing_class(account).get_free_user_limit(KEY)) == account.free_user_limit
     empty = billing_class(attrs.evolve(account, free_user_limit=None))
     with pytest.raises(BillingApiError) as caught:
-        _run(empty.get_free_user_limit(KEY))
+        run(empty.get_free_user_limit(KEY))
     assert caught.value.status_code == 404
     assert not isinstance(caught.value, BillingAuthError)
 
 
-def test_billing_parts_override_the_account(billing_class: type[Any]) -> None:
+def test_billing_parts_override_the_account(billing_class: type[Any], run: Run) -> None:
     billing = billing_class(sample_account(), raw_usages=(), tiers=())
-    assert _run(billing.get_usages(KEY)) == ()
+    assert run(billing.get_usages(KEY)) == ()
 
 
 @pytest.mark.parametrize(
     "method", ["get_raw_usages", "get_tiers", "get_free_user_limit", "get_usages"]
 )
 def test_billing_refuses_a_wrong_session_key_without_naming_it(
-    billing_class: type[Any], method: str
+    billing_class: type[Any], method: str, run: Run
 ) -> None:
     billing = billing_class(sample_account(), session_key="the-right-key")
     with pytest.raises(BillingAuthError) as caught:
-        _run(getattr(billing, method)("a-wrong-key"))
+        run(getattr(billing, method)("a-wrong-key"))
     assert caught.value.status_code == 401
     assert "key" not in repr(billing)
     assert "a-wrong-key" not in str(caught.value)
@@ -159,24 +175,26 @@ def test_billing_refuses_a_wrong_session_key_without_naming_it(
     [("usages", "get_raw_usages"), ("tiers", "get_tiers"), ("free-limit", "get_free_user_limit")],
 )
 def test_billing_injected_failure_hits_its_part_only(
-    billing_class: type[Any], part: str, method: str
+    billing_class: type[Any], part: str, method: str, run: Run
 ) -> None:
     billing = billing_class(sample_account(), failures={part: DOWN})
     with pytest.raises(BillingApiError, match="Service Unavailable"):
-        _run(getattr(billing, method)(KEY))
+        run(getattr(billing, method)(KEY))
     others = {"get_raw_usages", "get_tiers", "get_free_user_limit"} - {method}
     for other in others:
-        _run(getattr(billing, other)(KEY))  # answers
+        run(getattr(billing, other)(KEY))  # answers
     del billing.failures[part]  # type: ignore[arg-type]
-    _run(getattr(billing, method)(KEY))
+    run(getattr(billing, method)(KEY))
 
 
-def test_billing_counts_calls_per_part_and_the_join_as_two(billing_class: type[Any]) -> None:
+def test_billing_counts_calls_per_part_and_the_join_as_two(
+    billing_class: type[Any], run: Run
+) -> None:
     billing = billing_class(sample_account(), failures={"tiers": DOWN})
-    _run(billing.get_raw_usages(KEY))
+    run(billing.get_raw_usages(KEY))
     with pytest.raises(BillingApiError):
-        _run(billing.get_usages(KEY))
-    _run(billing.get_free_user_limit(KEY))
+        run(billing.get_usages(KEY))
+    run(billing.get_free_user_limit(KEY))
     assert billing.calls == {"usages": 2, "tiers": 1, "free-limit": 1}
 
 
@@ -232,6 +250,63 @@ def test_async_hook_is_awaited_and_sync_hook_is_called() -> None:
     assert seen[2:] == ["free-limit", "teams"]
 
 
+@pytest.mark.parametrize(
+    ("method", "endpoint"),
+    [
+        ("get_raw_usages", "GET /billing/usages"),
+        ("get_tiers", "GET /billing/organizations/tiers"),
+        ("get_free_user_limit", "GET /billing/usage/free-user/limit"),
+        ("get_usages", "GET /billing/usages"),
+    ],
+)
+def test_billing_errors_name_the_endpoint_as_the_http_adapter_does(
+    billing_class: type[Any], method: str, endpoint: str, run: Run
+) -> None:
+    with pytest.raises(BillingAuthError) as caught:
+        run(getattr(billing_class(sample_account()), method)("a-wrong-key"))
+    assert caught.value.endpoint == endpoint
+
+
+def test_a_missing_free_limit_names_its_endpoint(billing_class: type[Any], run: Run) -> None:
+    with pytest.raises(BillingApiError) as caught:
+        run(billing_class(Account()).get_free_user_limit(KEY))
+    assert str(caught.value) == (
+        "GET /billing/usage/free-user/limit answered 404: no free-user limit for this account"
+    )
+
+
+def test_team_errors_name_the_endpoint_as_the_http_adapter_does(
+    team_class: type[Any], run: Run
+) -> None:
+    with pytest.raises(BillingAuthError) as caught:
+        run(team_class().list_teams("a-wrong-key"))
+    assert caught.value.endpoint == "GET /teams"
+
+
+def test_when_both_halves_of_get_usages_fail_the_usages_error_wins(
+    billing_class: type[Any], run: Run
+) -> None:
+    # As over HTTP. Async, the tiers fail first: the usages wait for them to arrive.
+    tiers_arrived = asyncio.Event()
+
+    def hook(part: str) -> object:
+        if billing_class is InMemoryBillingService:
+            return None
+        if part == "tiers":
+            tiers_arrived.set()
+            return None
+        return asyncio.wait_for(tiers_arrived.wait(), timeout=5)
+
+    usages_down = BillingApiError("usages broke", endpoint="GET /billing/usages")
+    tiers_down = BillingApiError("tiers broke", endpoint="GET /billing/organizations/tiers")
+    billing = billing_class(
+        sample_account(), failures={"usages": usages_down, "tiers": tiers_down}, on_call=hook
+    )
+    with pytest.raises(BillingApiError, match="usages broke"):
+        run(billing.get_usages(KEY))
+    assert billing.calls["usages"] == 1
+
+
 def test_async_get_usages_makes_its_two_calls_concurrently() -> None:
     # Both calls must be in flight at once to get past a two-party barrier.
     async def scenario() -> object:
@@ -245,28 +320,28 @@ def test_async_get_usages_makes_its_two_calls_concurrently() -> None:
     assert asyncio.run(scenario()) == sample_account().usages
 
 
-def test_delay_applies_to_each_call(billing_class: type[Any]) -> None:
+def test_delay_applies_to_each_call(billing_class: type[Any], run: Run) -> None:
     billing = billing_class(sample_account(), delay=0.01)
-    assert _run(billing.get_tiers(KEY)) == sample_account().tiers()
+    assert run(billing.get_tiers(KEY)) == sample_account().tiers()
 
 
 # --- team service ---------------------------------------------------------------
 
 
-def test_teams_serve_the_account_or_the_given_teams(team_class: type[Any]) -> None:
+def test_teams_serve_the_account_or_the_given_teams(team_class: type[Any], run: Run) -> None:
     account = sample_account()
-    assert _run(team_class(account).list_teams(KEY)) == account.teams
-    assert _run(team_class(account, teams=account.teams[:1]).list_teams(KEY)) == account.teams[:1]
-    assert _run(team_class().list_teams(KEY)) == ()
+    assert run(team_class(account).list_teams(KEY)) == account.teams
+    assert run(team_class(account, teams=account.teams[:1]).list_teams(KEY)) == account.teams[:1]
+    assert run(team_class().list_teams(KEY)) == ()
 
 
-def test_teams_check_the_key_fail_on_demand_and_count(team_class: type[Any]) -> None:
+def test_teams_check_the_key_fail_on_demand_and_count(team_class: type[Any], run: Run) -> None:
     teams = team_class(sample_account(), failures={"teams": DOWN})
     with pytest.raises(BillingApiError, match="Service Unavailable"):
-        _run(teams.list_teams(KEY))
+        run(teams.list_teams(KEY))
     teams.failures.clear()
     with pytest.raises(BillingAuthError):
-        _run(teams.list_teams("wrong"))
+        run(teams.list_teams("wrong"))
     assert teams.calls == {"teams": 2}
     with pytest.raises(BillingConfigError, match="unknown parts"):
         team_class(failures={"usages": DOWN})
@@ -291,7 +366,7 @@ def test_team_services_close() -> None:
 
 
 def test_injected_exception_instances_do_not_pile_up_tracebacks() -> None:
-    error = BillingApiError("down", endpoint="/billing/usages", status_code=503)
+    error = BillingApiError("down", endpoint="GET /billing/usages", status_code=503)
     billing = InMemoryBillingService(failures={"usages": error})
     depths = []
     for _ in range(3):

@@ -98,7 +98,7 @@ def test_unusable_lock_timeouts_are_refused(brv: Path, bad: Any) -> None:
         FilePinStore(brv, lock_timeout=bad)
 
 
-@pytest.mark.parametrize("good", [0, 0.0, 0.01, 10, 1e9])
+@pytest.mark.parametrize("good", [0, 0.0, 0.01, 10, 1e9, 1e300])
 def test_finite_non_negative_lock_timeouts_are_accepted(brv: Path, good: float) -> None:
     store = FilePinStore(brv, lock_timeout=good)
     store.set_pinned_team_id("team-1")
@@ -547,9 +547,18 @@ def test_a_file_in_place_of_the_directory_is_a_pin_store_error(brv: Path) -> Non
     store = FilePinStore(brv)
     with pytest.raises(PinStoreError, match="cannot read pin file"):
         store.get_pinned_team_id()
-    with pytest.raises(PinStoreError, match="cannot lock pin file"):
+    with pytest.raises(PinStoreError, match="cannot lock pin file") as caught:
         store.set_pinned_team_id("team-1")
+    assert str(caught.value).endswith(f": {brv} exists and is not a directory")
     assert brv.read_text() == "not a directory"
+
+
+def test_a_file_in_place_of_a_parent_directory_is_named(brv: Path) -> None:
+    brv.parent.parent.mkdir(parents=True, exist_ok=True)
+    brv.parent.write_text("not a directory")
+    with pytest.raises(PinStoreError) as caught:
+        FilePinStore(brv).set_pinned_team_id("team-1")
+    assert str(caught.value).endswith(f": {brv.parent} exists and is not a directory")
 
 
 @pytest.mark.skipif(
@@ -599,6 +608,31 @@ def test_a_held_lock_times_out_with_a_pin_store_error(brv: Path) -> None:
         assert store.get_pinned_team_id() is None  # reads never wait for the lock
     store.set_pinned_team_id("team-1")
     assert store.get_pinned_team_id() == "team-1"
+
+
+def test_a_writer_of_this_process_holding_the_lock_times_out_the_next_one(brv: Path) -> None:
+    # The in-process lock used to be taken without a timeout: the second store
+    # waited for as long as the slow update ran, whatever its lock_timeout said.
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(document: dict[str, Any]) -> dict[str, Any]:
+        inside.set()
+        release.wait(timeout=10)  # bounded, should the test fail
+        return {**document, "slow": True}
+
+    writer = threading.Thread(target=FilePinStore(brv).update, args=(slow,))
+    writer.start()
+    try:
+        assert inside.wait(timeout=10)
+        impatient = FilePinStore(brv, lock_timeout=0.2)
+        with pytest.raises(PinStoreError, match=r"timed out .* waiting for the lock") as caught:
+            impatient.set_pinned_team_id("team-1")
+        assert "another thread of this process" in str(caught.value)
+    finally:
+        release.set()
+        writer.join(timeout=30)
+    impatient.set_pinned_team_id("team-1")
+    assert read_json(brv) == {"slow": True, "billing": {"pinnedTeamId": "team-1"}}
 
 
 # -- concurrency ----------------------------------------------------------------------------

@@ -14,11 +14,11 @@ as the HTTP adapters do.
 ()
 >>> billing.calls["usages"], billing.calls["tiers"]
 (1, 1)
->>> billing.failures["tiers"] = BillingApiError("down", endpoint="/billing/organizations/tiers")
+>>> billing.failures["tiers"] = BillingApiError("down", endpoint="GET /billing/organizations/tiers")
 >>> billing.get_tiers(DEFAULT_SESSION_KEY)
 Traceback (most recent call last):
   ...
-billing_core.errors.BillingApiError: /billing/organizations/tiers: down
+billing_core.errors.BillingApiError: GET /billing/organizations/tiers: down
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Final, Literal, Self, TypeAlias, TypeVar
+from typing import Final, Self, TypeAlias, TypeVar
 
+from billing_core._endpoints import BILLING_PATHS, Name, label
+from billing_core.adapters._usages import ajoined_usages
 from billing_core.errors import BillingApiError, BillingAuthError, BillingConfigError
 from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
 from billing_core.resolution import join_usages_with_tiers
@@ -47,20 +49,16 @@ __all__ = [
     "Part",
 ]
 
-Part: TypeAlias = Literal["usages", "tiers", "free-limit", "teams"]
-"""The upstream endpoints, named as :class:`~billing_core.testing.FakeBillingApi` names them.
+Part: TypeAlias = Name
+"""The upstream endpoints, named as :class:`~billing_core.testing.FakeBillingApi` names them:
+``"usages"``, ``"tiers"``, ``"free-limit"`` or ``"teams"``.
 
 Keys of ``failures`` and ``calls``; ``get_usages`` counts as one ``usages`` and
-one ``tiers`` call, like the two requests it makes over HTTP.
+one ``tiers`` call, like the two requests it makes over HTTP. Errors name the
+endpoint as the HTTP adapters do (``GET /billing/usages``).
 """
 
-_ENDPOINTS: Final[Mapping[str, str]] = {
-    "usages": "/billing/usages",
-    "tiers": "/billing/organizations/tiers",
-    "free-limit": "/billing/usage/free-user/limit",
-    "teams": "/teams",
-}
-_BILLING_PARTS: Final = frozenset({"usages", "tiers", "free-limit"})
+_BILLING_PARTS: Final = frozenset(BILLING_PATHS)
 _TEAM_PARTS: Final = frozenset({"teams"})
 
 _T = TypeVar("_T")
@@ -184,7 +182,7 @@ class _FakeService:
             raise failure.with_traceback(None)
         if session_key != self._session_key:
             raise BillingAuthError(
-                "invalid or expired session", endpoint=_ENDPOINTS[part], status_code=401
+                "invalid or expired session", endpoint=label(part), status_code=401
             )
         return answer()
 
@@ -287,7 +285,7 @@ class _BillingData(_FakeService):
         if self.free_user_limit is None:
             raise BillingApiError(
                 "no free-user limit for this account",
-                endpoint=_ENDPOINTS["free-limit"],
+                endpoint=label("free-limit"),
                 status_code=404,
             )
         return self.free_user_limit
@@ -343,11 +341,8 @@ class AsyncInMemoryBillingService(_BillingData, _AsyncFlavour):
         return await self._call("free-limit", session_key, self._free_user_limit)
 
     async def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
-        """Raw usages joined with tiers, both fetched concurrently."""
-        raw, tiers = await asyncio.gather(
-            self.get_raw_usages(session_key), self.get_tiers(session_key)
-        )
-        return join_usages_with_tiers(raw, tiers)
+        """Raw usages joined with tiers, both fetched concurrently (the usages' error wins)."""
+        return await ajoined_usages(self.get_raw_usages(session_key), self.get_tiers(session_key))
 
 
 class _TeamData(_FakeService):

@@ -37,10 +37,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from attrs import frozen
 
+from billing_core._json import NotStrictJson, json_kind, loads_strict
 from billing_core.errors import BillingConfigError, PinStoreError
 from billing_core.ports import PinRead
 
@@ -211,23 +212,38 @@ class FilePinStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with _thread_lock(self._lock_path):
+        # One budget for both locks: the thread lock first, the file lock with what is left.
+        deadline = time.monotonic() + self._lock_timeout
+        thread_lock = _thread_lock(self._lock_path)
+        if not thread_lock.acquire(timeout=min(self._lock_timeout, threading.TIMEOUT_MAX)):
+            raise self._timed_out("another thread of this process is writing the pin file")
+        try:
+            fd = self._open_lock_file()
             try:
-                self._directory.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-            except OSError as exc:
-                raise PinStoreError(f"cannot lock pin file {self._path}: {_reason(exc)}") from exc
-            try:
-                self._acquire(fd)
+                self._acquire(fd, deadline)
                 try:
                     yield
                 finally:
                     _unlock_file(fd)
             finally:
                 os.close(fd)
+        finally:
+            thread_lock.release()
 
-    def _acquire(self, fd: int) -> None:
-        deadline = time.monotonic() + self._lock_timeout
+    def _open_lock_file(self) -> int:
+        try:
+            self._directory.mkdir(parents=True, exist_ok=True)
+            return os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except (FileExistsError, NotADirectoryError) as exc:
+            # mkdir's own words ("File exists") would not say what is in the way.
+            blocker = _not_a_directory(self._directory)
+            raise PinStoreError(
+                f"cannot lock pin file {self._path}: {blocker} exists and is not a directory"
+            ) from exc
+        except OSError as exc:
+            raise PinStoreError(f"cannot lock pin file {self._path}: {_reason(exc)}") from exc
+
+    def _acquire(self, fd: int, deadline: float) -> None:
         pause = 0.001
         while True:
             try:
@@ -236,12 +252,15 @@ class FilePinStore:
             except OSError as exc:
                 raise PinStoreError(f"cannot lock pin file {self._path}: {_reason(exc)}") from exc
             if time.monotonic() >= deadline:
-                raise PinStoreError(
-                    f"timed out after {self._lock_timeout:g} s waiting for the lock on"
-                    f" {self._lock_path}: another process is writing the pin file"
-                )
+                raise self._timed_out("another process is writing the pin file")
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
+
+    def _timed_out(self, why: str) -> PinStoreError:
+        return PinStoreError(
+            f"timed out after {self._lock_timeout:g} s waiting for the lock on"
+            f" {self._lock_path}: {why}"
+        )
 
     def _back_up(self, snapshot: _Snapshot) -> None:
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -325,27 +344,6 @@ def _check_lock_timeout(lock_timeout: object) -> float:
     return float(lock_timeout)
 
 
-class _NotStrictJson(ValueError):
-    """The file holds a number that strict JSON readers reject, or that a rewrite would."""
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise _NotStrictJson(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        # Read as inf, it could only be written back as Infinity, which is not JSON.
-        shown = text if len(text) <= 40 else text[:39] + "…"
-        sign = "-" if value < 0 else ""
-        raise _NotStrictJson(
-            f"the number {shown} is out of range: a rewrite would turn it into"
-            f" {sign}Infinity, which is not JSON"
-        )
-    return value
-
-
 def _parse(raw: bytes, *, where: str) -> _Snapshot:
     def corrupt(problem: str, document: Document | None = None) -> _Snapshot:
         return _Snapshot(
@@ -367,27 +365,22 @@ def _parse(raw: bytes, *, where: str) -> _Snapshot:
         return result
 
     try:
-        document = json.loads(
-            raw,
-            object_pairs_hook=build_object,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-        )
-    except _NotStrictJson as exc:
+        document = loads_strict(raw, finite_floats=True, object_pairs_hook=build_object)
+    except NotStrictJson as exc:
         return corrupt(str(exc))
     except (ValueError, RecursionError) as exc:
         return corrupt(f"not valid JSON ({exc})")
     if not isinstance(document, dict):
-        return corrupt(f"expected a JSON object, found {_json_kind(document)}")
+        return corrupt(f"expected a JSON object, found {json_kind(document)}")
     lossy = bool(duplicates)
     billing = document.get(_BILLING)
     if billing is None:
         return _Snapshot(raw=raw, document=document, pin=PinRead(None), needs_backup=lossy)
     if not isinstance(billing, dict):
-        return corrupt(f'"billing" should be an object, found {_json_kind(billing)}', document)
+        return corrupt(f'"billing" should be an object, found {json_kind(billing)}', document)
     team_id = billing.get(_PINNED_TEAM_ID)
     if team_id is not None and not isinstance(team_id, str):
-        found = _json_kind(team_id)
+        found = json_kind(team_id)
         return corrupt(f'"billing.pinnedTeamId" should be a string, found {found}', document)
     return _Snapshot(raw=raw, document=document, pin=PinRead(team_id or None), needs_backup=lossy)
 
@@ -427,20 +420,6 @@ def _serialise(document: Document, *, where: str) -> bytes:
         return (text + "\n").encode("ascii")
 
 
-def _json_kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
@@ -473,6 +452,14 @@ def _file_mode(path: Path) -> int | None:
         return stat.S_IMODE(path.stat().st_mode)
     except OSError:
         return None
+
+
+def _not_a_directory(directory: Path) -> Path:
+    """The first of ``directory`` and its parents that exists but is not a directory."""
+    for candidate in (directory, *directory.parents):
+        if os.path.lexists(candidate) and not candidate.is_dir():
+            return candidate
+    return directory  # gone again since mkdir failed: name the directory itself
 
 
 def _fsync_directory(directory: Path) -> None:

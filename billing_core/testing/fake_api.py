@@ -22,25 +22,25 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeAlias
+from typing import Any, Final, Self, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
+from billing_core._endpoints import BILLING_PATHS, PATHS, Name
 from billing_core._session import SESSION_HEADER
 from billing_core.models import Team
 from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
 
 __all__ = ["Endpoint", "FakeBillingApi"]
 
-Endpoint: TypeAlias = Literal["usages", "tiers", "free-limit", "teams"]
-"""The short names :meth:`FakeBillingApi.fail` takes."""
+Endpoint: TypeAlias = Name
+"""The short names :meth:`FakeBillingApi.fail` takes: ``"usages"``, ``"tiers"``,
+``"free-limit"`` or ``"teams"``."""
 
-_BILLING_PATHS: Final[dict[str, Endpoint]] = {
-    "/billing/usages": "usages",
-    "/billing/organizations/tiers": "tiers",
-    "/billing/usage/free-user/limit": "free-limit",
+_BILLING_ENDPOINTS: Final[Mapping[str, Endpoint]] = {
+    path: name for name, path in BILLING_PATHS.items()
 }
-_TEAMS_PATH: Final = "/teams"
-_ENDPOINTS: Final[frozenset[str]] = frozenset({*_BILLING_PATHS.values(), "teams"})
+_TEAMS_PATH: Final = PATHS["teams"]
+_ENDPOINTS: Final[frozenset[str]] = frozenset(PATHS)
 _MAX_PAGE_SIZE: Final = 100  # like the real service: a bigger ``limit`` is clamped
 # Fixed so that answers are reproducible byte for byte.
 _TEAM_TIMESTAMP: Final = "2024-01-01T00:00:00.000Z"
@@ -372,7 +372,7 @@ class FakeBillingApi:
 
     def _route(self, path: str) -> Endpoint | None:
         if path.startswith(self._prefix + "/"):
-            endpoint = _BILLING_PATHS.get(path[len(self._prefix) :])
+            endpoint = _BILLING_ENDPOINTS.get(path[len(self._prefix) :])
             if endpoint is not None:
                 return endpoint
         if path == self._team_prefix + _TEAMS_PATH:

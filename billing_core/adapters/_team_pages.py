@@ -1,0 +1,116 @@
+"""The ``/teams`` listing: which page to ask next, and each page's ``ApiTeam`` objects as teams."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from billing_core._json import json_kind
+from billing_core.adapters._http_get import Get
+from billing_core.models import Team
+
+__all__ = ["MAX_TEAM_PAGES", "TEAM_PAGE_SIZE", "TeamPages"]
+
+TEAM_PAGE_SIZE: Final = 100
+MAX_TEAM_PAGES: Final = 1000
+
+
+class TeamPages:
+    """Walks ``/teams`` pages: which page to ask next, and what each one adds."""
+
+    def __init__(self) -> None:
+        self._teams: dict[str, Team] = {}
+        self._offset = 0
+        self._pages = 0
+        self._done = False
+
+    def next_params(self) -> dict[str, int] | None:
+        """The query of the next page, or ``None`` when the listing is complete."""
+        if self._done:
+            return None
+        return {"limit": TEAM_PAGE_SIZE, "offset": self._offset}
+
+    def add(self, get: Get, body: dict[str, Any]) -> None:
+        """Take one page's answer; raise when it is malformed or the listing never ends."""
+        page, total = _team_page(get, body)
+        self._pages += 1
+        fresh = 0
+        for team in page:
+            # A team created between two page requests shifts the offsets: the
+            # same team can show up twice, and the first sighting is kept.
+            if team.id not in self._teams:
+                self._teams[team.id] = team
+                fresh += 1
+        self._offset += len(page)
+        if not page or self._offset >= total:
+            self._done = True
+        elif fresh == 0:
+            raise get.payload_error(
+                f"the team list repeats itself: the page at offset {self._offset - len(page)} "
+                "brought no new team"
+            )
+        elif self._pages >= MAX_TEAM_PAGES:
+            raise get.payload_error(f"the team list does not end after {MAX_TEAM_PAGES} pages")
+
+    @property
+    def teams(self) -> tuple[Team, ...]:
+        """Every team seen, in the order the pages gave them."""
+        return tuple(self._teams.values())
+
+
+def _team_page(get: Get, body: dict[str, Any]) -> tuple[list[Team], int]:
+    code = body.get("code")
+    if code is not None:
+        if type(code) is not int:
+            raise get.payload_error(f"expected an integer, got {json_kind(code)}", path="code")
+        if not 200 <= code < 300:
+            # The envelope reports a failure even though HTTP said 2xx.
+            message = body.get("message")
+            if not isinstance(message, str) or not get.clean(message):
+                message = f"code {code}"
+            raise get.upstream_error(message, status_code=code)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise get.payload_error(f"expected an object, got {json_kind(data)}", path="data")
+    teams = data.get("teams")
+    if not isinstance(teams, list):
+        raise get.payload_error(f"expected an array, got {json_kind(teams)}", path="data.teams")
+    total = data.get("total")
+    if type(total) is not int or total < 0:
+        raise get.payload_error(
+            f"expected a non-negative integer, got {json_kind(total)}", path="data.total"
+        )
+    return [_api_team(get, item, path=f"data.teams[{i}]") for i, item in enumerate(teams)], total
+
+
+def _api_team(get: Get, item: object, *, path: str) -> Team:
+    """An ``ApiTeam`` (snake_case) as a :class:`Team`; keys Team does not need are ignored."""
+    if not isinstance(item, dict):
+        raise get.payload_error(f"expected an object, got {json_kind(item)}", path=path)
+
+    def text(key: str, *, optional: bool = False) -> str | None:
+        value = item.get(key)
+        if value is None and optional:
+            return None
+        if type(value) is not str:
+            what = "missing" if key not in item else f"expected a string, got {json_kind(value)}"
+            raise get.payload_error(what, path=f"{path}.{key}")
+        return value
+
+    team_id = text("id")
+    if not team_id:
+        raise get.payload_error("must not be empty", path=f"{path}.id")
+    name = text("name") or ""
+    is_default = item.get("is_default", False)
+    if type(is_default) is not bool:
+        raise get.payload_error(
+            f"expected a boolean, got {json_kind(is_default)}", path=f"{path}.is_default"
+        )
+    slug = text("slug", optional=True)
+    return Team(
+        id=team_id,
+        name=name,
+        display_name=text("display_name") or "",
+        slug=name if slug is None else slug,
+        avatar_url=text("avatar_url", optional=True),
+        is_default=is_default,
+    )
