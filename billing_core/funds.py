@@ -15,11 +15,16 @@ billing_core.errors.InsufficientCreditsError: Your personal free credits are use
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
-from billing_core._labels import invalid_pin_label, invalid_pin_reason, organization_label
+from billing_core._labels import (
+    invalid_pin_label,
+    invalid_pin_reason,
+    organization_label,
+    team_listing,
+)
 from billing_core.errors import InsufficientCreditsError, InvalidPinError
 from billing_core.models import (
-    FREE_TIER,
     BillingUsage,
     FreeBilling,
     InvalidPinBilling,
@@ -58,15 +63,21 @@ def is_billing_exhausted(status: StatusBilling | None) -> bool:
     return False
 
 
-def _usage_label(usage: BillingUsage) -> str:
-    return organization_label(usage.organization_id, usage.organization_name)
+def _label(team: BillingUsage | PaidBilling) -> str:
+    return organization_label(
+        organization_id=team.organization_id, organization_name=team.organization_name
+    )
 
 
-def _most_remaining_first(usages: Iterable[BillingUsage]) -> list[BillingUsage]:
-    # Name and id break ties so the advice does not depend on the input order.
+_T = TypeVar("_T", BillingUsage, PaidBilling)
+
+
+def _most_remaining_first(teams: Iterable[_T]) -> list[_T]:
+    # Unknown remaining counts as none; name and id break ties so the advice
+    # does not depend on the input order.
     return sorted(
-        usages,
-        key=lambda u: (-u.remaining, _usage_label(u).casefold(), u.organization_id),
+        teams,
+        key=lambda t: (-(t.remaining or 0), _label(t).casefold(), t.organization_id),
     )
 
 
@@ -77,20 +88,26 @@ def _credits(n: int) -> str:
 def _paid_teams_with_credits(
     usages: Iterable[BillingUsage], *, excluding: str | None = None
 ) -> list[BillingUsage]:
-    """The paid teams a request could be billed to: credits left, limit not exceeded."""
-    by_id = {
-        u.organization_id: u
-        for u in usages
-        if u.tier != FREE_TIER
-        and u.remaining > 0
-        and not u.limit_exceeded
-        and u.organization_id != excluding
-    }
-    return _most_remaining_first(by_id.values())
+    """The paid teams a request could be billed to: credits left, limit not exceeded.
+
+    Duplicates follow resolution's rule, as far as advice can: identical repeats
+    are one team; a team listed with different values is left out, since either
+    figure could be the lie. (Raising, as resolution does, would hide the
+    refusal this advice only completes.)
+    """
+    by_id: dict[str, BillingUsage | None] = {}
+    for u in usages:
+        if u.is_paid and u.organization_id != excluding:
+            known = by_id.setdefault(u.organization_id, u)
+            if known is not u and known != u:
+                by_id[u.organization_id] = None
+    return _most_remaining_first(
+        u for u in by_id.values() if u is not None and u.remaining > 0 and not u.limit_exceeded
+    )
 
 
 def _listing(usages: Iterable[BillingUsage]) -> str:
-    return ", ".join(f"{_usage_label(u)} ({_credits(u.remaining)})" for u in usages)
+    return team_listing((_label(u), _credits(u.remaining)) for u in usages)
 
 
 def _used_up(remaining: int | None) -> bool:
@@ -112,7 +129,7 @@ def _free_exhausted(status: FreeBilling) -> InsufficientCreditsError:
 def _paid_exhausted(
     status: PaidBilling, usages: Iterable[BillingUsage]
 ) -> InsufficientCreditsError:
-    label = organization_label(status.organization_id, status.organization_name)
+    label = _label(status)
     why = "has no credits left" if _used_up(status.remaining) else "is over its credit limit"
     others = _paid_teams_with_credits(usages, excluding=status.organization_id)
     if not others:
@@ -123,24 +140,15 @@ def _paid_exhausted(
     )
 
 
-def _candidate_entry(candidate: PaidBilling) -> str:
-    label = organization_label(candidate.organization_id, candidate.organization_name)
+def _candidate_entry(candidate: PaidBilling) -> tuple[str, str | None]:
     notes = [_credits(candidate.remaining)] if candidate.remaining is not None else []
     if candidate.limit_exceeded:
         notes.append("limit exceeded")
-    return f"{label} ({', '.join(notes)})" if notes else label
+    return _label(candidate), ", ".join(notes) or None
 
 
 def _pick_needed_exhausted(status: TeamPickNeededBilling) -> InsufficientCreditsError:
-    candidates = sorted(
-        status.candidates,
-        key=lambda c: (
-            -(c.remaining if c.remaining is not None else 0),
-            organization_label(c.organization_id, c.organization_name).casefold(),
-            c.organization_id,
-        ),
-    )
-    listing = ", ".join(_candidate_entry(c) for c in candidates)
+    listing = team_listing(_candidate_entry(c) for c in _most_remaining_first(status.candidates))
     why = "are used up" if _used_up(status.remaining) else "are over their usage limit"
     return InsufficientCreditsError(
         f"Your personal free credits {why} and no billing team is pinned. "

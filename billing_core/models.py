@@ -176,6 +176,25 @@ class BillingUsage:
         """Whether this organisation's tier is paid (anything but ``FREE``)."""
         return is_paid_tier(self.tier)
 
+    def without_tier(self) -> RawUsage:
+        """This usage as ``/billing/usages`` reports it, before the tier join.
+
+        The inverse of :meth:`RawUsage.with_tier`:
+        ``usage.without_tier().with_tier(usage.tier, is_trialing=usage.is_trialing) == usage``.
+        """
+        return RawUsage(
+            organization_id=self.organization_id,
+            organization_name=self.organization_name,
+            organization_status=self.organization_status,
+            limit=self.limit,
+            add_on_remaining=self.add_on_remaining,
+            total_limit=self.total_limit,
+            used=self.used,
+            remaining=self.remaining,
+            percent_used=self.percent_used,
+            limit_exceeded=self.limit_exceeded,
+        )
+
 
 @frozen(kw_only=True)
 class FreeUserLimitWindow:
@@ -257,7 +276,7 @@ class FreeBilling:
     limit_exceeded: bool = field(default=False, validator=_bool)
 
 
-def candidate_sort_key(candidate: PaidBilling) -> tuple[str, str]:
+def _candidate_sort_key(candidate: PaidBilling) -> tuple[str, str]:
     """The order of pick candidates: name case-insensitively, then id."""
     return ((candidate.organization_name or "").casefold(), candidate.organization_id)
 
@@ -275,7 +294,7 @@ def _sorted_candidates(candidates: Iterable[PaidBilling]) -> tuple[PaidBilling, 
         # candidates given in another order would build an unequal value.
         repeated = next(id_ for index, id_ in enumerate(ids) if id_ in ids[:index])
         raise ValueError(f"candidates must list each organization once; {repeated!r} is repeated")
-    return tuple(sorted(items, key=candidate_sort_key))
+    return tuple(sorted(items, key=_candidate_sort_key))
 
 
 @frozen(kw_only=True)
@@ -346,16 +365,12 @@ class Problem:
     message: str = field(validator=_str)
 
 
-def _problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
-    return tuple(problems)
-
-
 @frozen(kw_only=True)
 class BillingResolution:
     """What :func:`billing_core.resolve_billing` found: a status (or ``None``) and problems."""
 
     status: StatusBilling | None
-    problems: tuple[Problem, ...] = field(default=(), converter=_problems)
+    problems: tuple[Problem, ...] = field(default=(), converter=tuple[Problem, ...])
 
     @property
     def ok(self) -> bool:

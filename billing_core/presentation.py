@@ -101,7 +101,9 @@ def _free_line(remaining: int | None, total: int | None) -> str:
 
 
 def _paid_line(status: PaidBilling) -> str:
-    label = organization_label(status.organization_id, status.organization_name)
+    label = organization_label(
+        organization_id=status.organization_id, organization_name=status.organization_name
+    )
     if status.remaining is None:
         return f"Billing: {label} (usage unavailable)"
     if status.tier:
@@ -111,7 +113,10 @@ def _paid_line(status: PaidBilling) -> str:
 
 def _needs_pick_line(status: TeamPickNeededBilling) -> str:
     free = _free_line(status.remaining, status.total)
-    names = [organization_label(c.organization_id, c.organization_name) for c in status.candidates]
+    names = [
+        organization_label(organization_id=c.organization_id, organization_name=c.organization_name)
+        for c in status.candidates
+    ]
     if not names:
         return f"{free} — pick a paid team with {PIN_COMMAND_HINT}"
     teams = "team" if len(names) == 1 else "teams"

@@ -1,4 +1,5 @@
-"""Find the team a person means from what they typed (an id, slug, name or display name).
+"""Find the team a person means from what they typed (an id, slug, name or display name),
+and decide whether it can be pinned.
 
 >>> acme = Team(id="org-1", name="acme", display_name="Acme Corp", slug="acme-corp")
 >>> beta = Team(id="org-2", name="beta", display_name="Beta", slug="beta")
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from billing_core._labels import shown
-from billing_core.errors import AmbiguousTeamError, TeamNotFoundError
-from billing_core.models import Team
+from billing_core._labels import organization_label, shown, team_listing
+from billing_core.errors import AmbiguousTeamError, InvalidPinError, TeamNotFoundError
+from billing_core.models import BillingUsage, Team
 
-__all__ = ["match_team", "team_label"]
+__all__ = ["match_team", "team_label", "team_to_pin"]
 
 
 def _folded(text: str) -> str:
@@ -101,3 +102,55 @@ def match_team(teams: Iterable[Team], query: str) -> Team:
             if found is not None:
                 return found
     raise TeamNotFoundError(query, available=[team_label(t) for t in _distinct(candidates)])
+
+
+def team_to_pin(*, teams: Iterable[Team], usages: Iterable[BillingUsage], query: str) -> Team:
+    """The team ``query`` names (see :func:`match_team`), if it can be billed.
+
+    A team can be pinned when billing reports a usage on a paid tier for it.
+    Otherwise :class:`~billing_core.errors.InvalidPinError` says why (its
+    tier, or no usage at all) and names the user's paid teams, alphabetically
+    (by their team label when the team is in ``teams``), or says there is none.
+    :func:`match_team`'s errors pass through.
+
+    >>> acme = Team(id="org-1", name="acme", display_name="Acme", slug="acme")
+    >>> home = Team(id="org-2", name="home", display_name="Home", slug="home")
+    >>> def usage(org_id, tier):
+    ...     return BillingUsage(
+    ...         organization_id=org_id, organization_name="", organization_status="active",
+    ...         limit=1, add_on_remaining=0, total_limit=1, used=0, remaining=1,
+    ...         percent_used=0, limit_exceeded=False, tier=tier)
+    >>> usages = [usage("org-1", "PRO"), usage("org-2", "FREE")]
+    >>> team_to_pin(teams=[acme, home], usages=usages, query="acme").id
+    'org-1'
+    >>> team_to_pin(teams=[acme, home], usages=usages, query="home")
+    Traceback (most recent call last):
+      ...
+    billing_core.errors.InvalidPinError: team Home is on the FREE tier and cannot be billed; \
+paid teams: Acme
+    """
+    teams, usages = tuple(teams), tuple(usages)
+    team = match_team(teams, query)
+    own = [u for u in usages if u.organization_id == team.id]
+    if any(u.is_paid for u in own):
+        return team
+    why = f"is on the {shown(own[0].tier)} tier" if own else "has no billing usage"
+    raise InvalidPinError(
+        f"team {team_label(team)} {why} and cannot be billed; {_paid_teams(teams, usages)}"
+    )
+
+
+def _paid_teams(teams: tuple[Team, ...], usages: tuple[BillingUsage, ...]) -> str:
+    labels_by_id = {team.id: team_label(team) for team in teams}
+    labels = {
+        labels_by_id.get(u.organization_id)
+        or organization_label(
+            organization_id=u.organization_id, organization_name=u.organization_name
+        )
+        for u in usages
+        if u.is_paid
+    }
+    if not labels:
+        return "you have no paid team"
+    ordered = sorted(labels, key=lambda label: (label.casefold(), label))
+    return "paid teams: " + team_listing((label, None) for label in ordered)

@@ -39,24 +39,22 @@ from cattrs.gen import make_dict_structure_fn_from_attrs, make_dict_unstructure_
 
 from billing_core.errors import BillingPayloadError
 from billing_core.models import (
+    STATUS_BILLING_VARIANTS,
     BillingResolution,
     BillingUsage,
-    FreeBilling,
     FreeUserLimit,
     FreeUserLimitWindow,
-    InvalidPinBilling,
     OrganizationTier,
-    OtherProviderBilling,
-    PaidBilling,
     Problem,
     RawUsage,
     StatusBilling,
     Team,
-    TeamPickNeededBilling,
 )
 
 __all__ = ["WireModel", "from_wire", "to_wire"]
 
+# Nested models come before the models holding them: the codecs are
+# registered in this order (see the loop after ``_register``).
 WireModel: TypeAlias = (
     OrganizationTier
     | RawUsage
@@ -305,18 +303,14 @@ class _Codec:
 
 
 _CODECS: Final[dict[type, _Codec]] = {}
-_UNION_TAGS: Final[tuple[type[StatusBilling], ...]] = (
-    OtherProviderBilling,
-    PaidBilling,
-    FreeBilling,
-    TeamPickNeededBilling,
-    InvalidPinBilling,
-)
 
 
 def _union_hooks(*, fast: bool) -> _Hook:
     return _union(
-        {cls.source: (_CODECS[cls].fast if fast else _CODECS[cls].detailed) for cls in _UNION_TAGS}
+        {
+            cls.source: (_CODECS[cls].fast if fast else _CODECS[cls].detailed)
+            for cls in STATUS_BILLING_VARIANTS
+        }
     )
 
 
@@ -412,21 +406,8 @@ def _register(cls: type) -> None:
     _converter.register_unstructure_hook(cls, unstructure)
 
 
-for _cls in (
-    OrganizationTier,
-    RawUsage,
-    BillingUsage,
-    FreeUserLimitWindow,
-    FreeUserLimit,
-    Team,
-    OtherProviderBilling,
-    PaidBilling,
-    FreeBilling,
-    TeamPickNeededBilling,
-    InvalidPinBilling,
-    Problem,
-    BillingResolution,
-):
+# Every WireModel member (StatusBilling's variants inlined), nested ones first.
+for _cls in typing.get_args(WireModel):
     _register(_cls)
 del _cls
 

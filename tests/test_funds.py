@@ -6,6 +6,7 @@ import doctest
 import unicodedata
 
 import attrs
+from _billing_samples import usage
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -36,24 +37,6 @@ from billing_core.testing.strategies import (
     status_billings,
     team_pick_needed_billings,
 )
-
-
-def usage(
-    org_id: str, name: str, *, remaining: int, tier: str = "PRO", exceeded: bool = False
-) -> BillingUsage:
-    return BillingUsage(
-        organization_id=org_id,
-        organization_name=name,
-        organization_status="active",
-        limit=10_000,
-        add_on_remaining=0,
-        total_limit=10_000,
-        used=10_000 - remaining,
-        remaining=remaining,
-        percent_used=0.0,
-        limit_exceeded=exceeded or remaining <= 0,
-        tier=tier,
-    )
 
 
 def raised(
@@ -245,7 +228,7 @@ any_names = st.one_of(st.none(), st.text(max_size=10))
 )
 @example(
     PaidBilling(organization_id="o\n", organization_name="\x1b[2J\n", remaining=0),
-    [usage("b", "Beta\u2028Billing: ok", remaining=5)],
+    [usage("b", "Beta\u2028Billing: ok", remaining=5, tier="PRO")],
 )
 def test_refusals_are_one_safe_line(status: StatusBilling, usages: list[BillingUsage]) -> None:
     error = raised(status, usages)
@@ -271,12 +254,12 @@ def test_exhausted_free_credits_say_upgrade_without_a_team_hint() -> None:
 
 def test_exhausted_paid_team_lists_the_other_paid_teams_with_credits_most_first() -> None:
     usages = [
-        usage("acme", "Acme", remaining=0),
-        usage("beta", "Beta", remaining=1_200),
+        usage("acme", "Acme", remaining=0, tier="PRO"),
+        usage("beta", "Beta", remaining=1_200, tier="PRO"),
         usage("home", "Home", remaining=9_000, tier="FREE"),
         usage("dry", "Dry", remaining=0, tier="TEAM"),
         usage("zeta", "Zeta", remaining=5_000, tier="ENTERPRISE"),
-        usage("alfa", "alfa", remaining=1_200),
+        usage("alfa", "alfa", remaining=1_200, tier="PRO"),
     ]
     status = PaidBilling(
         organization_id="acme", organization_name="Acme", remaining=0, total=10_000
@@ -290,7 +273,10 @@ def test_exhausted_paid_team_lists_the_other_paid_teams_with_credits_most_first(
 
 
 def test_exhausted_paid_team_without_alternatives_says_top_up() -> None:
-    usages = [usage("acme", "Acme", remaining=-5), usage("home", "Home", remaining=10, tier="FREE")]
+    usages = [
+        usage("acme", "Acme", remaining=-5, tier="PRO"),
+        usage("home", "Home", remaining=10, tier="FREE"),
+    ]
     status = PaidBilling(organization_id="acme", organization_name="Acme", remaining=-5)
     error = raised(status, usages)
     assert isinstance(error, InsufficientCreditsError)
@@ -318,7 +304,10 @@ def test_exhausted_free_credits_with_teams_to_pick_list_them() -> None:
 
 def test_invalid_pin_tells_to_pick_a_paid_team() -> None:
     status = InvalidPinBilling(organization_id="home", reason="free-tier", organization_name="Home")
-    usages = [usage("home", "Home", remaining=10, tier="FREE"), usage("acme", "Acme", remaining=7)]
+    usages = [
+        usage("home", "Home", remaining=10, tier="FREE"),
+        usage("acme", "Acme", remaining=7, tier="PRO"),
+    ]
     error = raised(status, usages)
     assert isinstance(error, InvalidPinError)
     assert str(error) == (
@@ -350,9 +339,9 @@ def test_free_credits_over_their_limit_are_refused() -> None:
 
 def test_a_paid_team_over_its_limit_is_refused_and_not_offered() -> None:
     usages = [
-        usage("acme", "Acme", remaining=500, exceeded=True),
-        usage("beta", "Beta", remaining=9_000, exceeded=True),
-        usage("zeta", "Zeta", remaining=50),
+        usage("acme", "Acme", remaining=500, exceeded=True, tier="PRO"),
+        usage("beta", "Beta", remaining=9_000, exceeded=True, tier="PRO"),
+        usage("zeta", "Zeta", remaining=50, tier="PRO"),
     ]
     status = PaidBilling(
         organization_id="acme", organization_name="Acme", remaining=500, limit_exceeded=True
@@ -384,3 +373,38 @@ def test_teams_to_pick_are_listed_with_their_exceeded_limits() -> None:
         "Pick one of your paid teams (Acme (2,500 credits), Beta (100 credits, limit exceeded)) "
         "with `billing-core pin TEAM`."
     )
+
+
+def test_a_paid_team_with_no_credits_left_is_never_offered_even_if_not_over_its_limit() -> None:
+    # Upstream may leave limitExceeded false at 0 left: "no credits" is its own rule.
+    dry = usage("dry", "Dry", tier="PRO", remaining=0, exceeded=False)
+    overdrawn = usage("minus", "Minus", tier="PRO", remaining=-3, exceeded=False)
+    zeta = usage("zeta", "Zeta", tier="PRO", remaining=50)
+    usages = [usage("acme", "Acme", remaining=0, tier="PRO"), dry, overdrawn, zeta]
+    payer = PaidBilling(organization_id="acme", organization_name="Acme", remaining=0)
+    assert str(raised(payer, usages)) == (
+        "Acme has no credits left. Paid teams with credits: Zeta (50 credits). "
+        "Pin one with `billing-core pin TEAM`."
+    )
+    pin = InvalidPinBilling(organization_id="gone", reason="not-a-member")
+    assert str(raised(pin, [dry, overdrawn])) == (
+        "The pinned team gone is not one of your teams. "
+        "Pin a paid team with `billing-core pin TEAM`."
+    )
+
+
+def test_a_team_listed_twice_is_offered_once_and_never_with_conflicting_numbers() -> None:
+    beta = usage("beta", "Beta", tier="PRO", remaining=1_200)
+    zeta = usage("zeta", "Zeta", tier="PRO", remaining=50)
+    payer = PaidBilling(organization_id="acme", organization_name="Acme", remaining=0)
+    assert str(raised(payer, [beta, zeta, beta])) == (
+        "Acme has no credits left. Paid teams with credits: Beta (1,200 credits), "
+        "Zeta (50 credits). Pin one with `billing-core pin TEAM`."
+    )
+    # Which Beta figure is true? Neither is offered, whatever the order.
+    other_beta = attrs.evolve(beta, remaining=9_000)
+    for usages in ([beta, zeta, other_beta], [other_beta, zeta, beta]):
+        assert str(raised(payer, usages)) == (
+            "Acme has no credits left. Paid teams with credits: Zeta (50 credits). "
+            "Pin one with `billing-core pin TEAM`."
+        )

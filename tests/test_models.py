@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import typing
 from random import Random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_core import FreeBilling, PaidBilling, TeamPickNeededBilling
-from billing_core.testing.strategies import paid_billings
+from billing_core import (
+    BillingResolution,
+    BillingUsage,
+    FreeBilling,
+    PaidBilling,
+    Problem,
+    RawUsage,
+    StatusBilling,
+    TeamPickNeededBilling,
+)
+from billing_core.models import STATUS_BILLING_VARIANTS
+from billing_core.testing.strategies import billing_usages, paid_billings, raw_usages, tiers
 
 
 def test_candidates_repeating_a_team_are_refused() -> None:
@@ -72,3 +83,30 @@ def test_limit_exceeded_defaults_to_false_and_must_be_a_bool(
     for wrong in (1, None, "true"):
         with pytest.raises(TypeError, match="limit_exceeded must be a bool"):
             cls(**required, limit_exceeded=wrong)
+
+
+@given(billing_usages())
+def test_a_usage_without_its_tier_joins_back_to_itself(usage: BillingUsage) -> None:
+    raw = usage.without_tier()
+    assert type(raw) is RawUsage
+    assert raw.with_tier(usage.tier, is_trialing=usage.is_trialing) == usage
+
+
+@given(raw_usages(), tiers(), st.booleans())
+def test_a_raw_usage_with_a_tier_drops_back_to_itself(
+    raw: RawUsage, tier: str, is_trialing: bool
+) -> None:
+    assert raw.with_tier(tier, is_trialing=is_trialing).without_tier() == raw
+
+
+def test_the_status_variants_are_the_status_billing_union() -> None:
+    assert typing.get_args(StatusBilling) == STATUS_BILLING_VARIANTS
+
+
+def test_problems_are_kept_as_a_tuple_whatever_iterable_holds_them() -> None:
+    problem = Problem(part="usages", message="down")
+    resolution = BillingResolution(status=None, problems=iter([problem]))
+    assert resolution.problems == (problem,)
+    assert resolution == BillingResolution(status=None, problems=[problem])
+    assert not resolution.ok
+    assert BillingResolution(status=None).ok

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import billing_core._labels
 import billing_core.presentation
 from billing_core import (
     BillingUsage,
@@ -22,6 +23,8 @@ from billing_core import (
     StatusBilling,
     TeamPickNeededBilling,
 )
+from billing_core._labels import is_unshowable
+from billing_core._labels import shown as _labels_shown
 from billing_core.funds import is_billing_exhausted
 from billing_core.presentation import (
     billing_tone,
@@ -49,6 +52,18 @@ def shows_safely(text: str) -> bool:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(billing_core.presentation).failed == 0
+    assert doctest.testmod(billing_core._labels).failed == 0
+
+
+@given(st.characters())
+def test_unshowable_characters_are_never_printable(char: str) -> None:
+    # shown() skips printable text whole: sound only if no printable character is unshowable.
+    assert is_unshowable(char) == (unicodedata.category(char) in _UNSHOWABLE)
+    if is_unshowable(char):
+        assert not char.isprintable()
+        assert _labels_shown(f"a{char}b") == "a\ufffdb"
+    else:
+        assert _labels_shown(f"a{char}b") == f"a{char}b"
 
 
 # --- format_credits ------------------------------------------------------------------
@@ -414,6 +429,14 @@ def test_a_paid_status_has_the_tone_of_the_usage_that_pays(account: Account) -> 
 
 def test_usage_tone_of_unknown_usage_is_inactive() -> None:
     assert usage_tone(None) == "inactive"
+
+
+@pytest.mark.parametrize("remaining", [0, -1])
+def test_usage_tone_of_no_credits_left_is_danger_even_if_not_over_the_limit(
+    remaining: int,
+) -> None:
+    usage = attrs.evolve(_PAYER_OVER_ITS_LIMIT, remaining=remaining, limit_exceeded=False)
+    assert usage_tone(usage) == "danger"
 
 
 # --- top-up url ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from random import Random
 
 import attrs
 import pytest
+from _billing_samples import team, usage, window
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -16,7 +17,6 @@ from billing_core import (
     BillingUsage,
     FreeBilling,
     FreeUserLimit,
-    FreeUserLimitWindow,
     InvalidPinBilling,
     OrganizationTier,
     OtherProviderBilling,
@@ -28,6 +28,7 @@ from billing_core import (
 from billing_core.resolution import (
     TeamChoice,
     build_status_billing,
+    build_status_without_tiers,
     compute_team_preselection,
     has_paid_team,
     join_usages_with_tiers,
@@ -44,35 +45,7 @@ from billing_core.testing.strategies import (
     paid_tiers,
     raw_usages,
 )
-
-
-def usage(
-    org_id: str, tier: str = "PRO", *, name: str | None = None, remaining: int = 500
-) -> BillingUsage:
-    return BillingUsage(
-        organization_id=org_id,
-        organization_name=name if name is not None else org_id.title(),
-        organization_status="active",
-        limit=1_000,
-        add_on_remaining=0,
-        total_limit=1_000,
-        used=1_000 - remaining,
-        remaining=remaining,
-        percent_used=50.0,
-        limit_exceeded=remaining <= 0,
-        tier=tier,
-    )
-
-
-def window(remaining: int, limit: int) -> FreeUserLimitWindow:
-    return FreeUserLimitWindow(
-        limit=limit,
-        used=limit - remaining,
-        remaining=remaining,
-        percent_used=0.0,
-        limit_exceeded=remaining <= 0,
-    )
-
+from billing_core.testing.strategies import tiers as tiers_strategy
 
 FREE_LIMIT = FreeUserLimit(daily=window(40, 50), monthly=window(950, 1_000), limit_exceeded=False)
 
@@ -250,7 +223,7 @@ def test_the_status_names_the_team_resolve_billing_team_id_predicts(account: Acc
 
 
 def test_three_orgs_pinned_to_a_paid_one() -> None:
-    usages = [usage("acme", "PRO"), usage("beta", "ENTERPRISE"), usage("home", "FREE")]
+    usages = [usage("acme", tier="PRO"), usage("beta", tier="ENTERPRISE"), usage("home")]
     status = build_status_billing(
         active_provider="byterover",
         is_authenticated=True,
@@ -271,7 +244,7 @@ def test_a_pin_to_a_free_tier_team_is_invalid_and_named() -> None:
     status = build_status_billing(
         active_provider="byterover",
         is_authenticated=True,
-        usages=[usage("acme", "PRO"), usage("home", "FREE", name="Home")],
+        usages=[usage("acme", tier="PRO"), usage("home", "Home")],
         pinned_team_id="home",
     )
     assert status == InvalidPinBilling(
@@ -283,7 +256,10 @@ def test_needs_pick_lists_candidates_with_their_numbers_and_the_free_window() ->
     status = build_status_billing(
         active_provider="byterover",
         is_authenticated=True,
-        usages=[usage("zeta", "TEAM", name="zeta"), usage("acme", "PRO", name="Acme", remaining=7)],
+        usages=[
+            usage("zeta", "zeta", tier="TEAM"),
+            usage("acme", "Acme", tier="PRO", remaining=7),
+        ],
         free_user_limit=FREE_LIMIT,
     )
     assert status == TeamPickNeededBilling(
@@ -314,14 +290,14 @@ def test_an_empty_provider_name_is_absent() -> None:
 
 def test_an_empty_organisation_name_is_no_name() -> None:
     status = build_status_billing(
-        active_provider="byterover", is_authenticated=True, usages=[usage("acme", name="")]
+        active_provider="byterover", is_authenticated=True, usages=[usage("acme", "", tier="PRO")]
     )
     assert isinstance(status, PaidBilling)
     assert status.organization_name is None
 
 
 def test_identical_duplicate_usages_count_once() -> None:
-    twice = [usage("acme"), usage("acme"), usage("home", "FREE")]
+    twice = [usage("acme", tier="PRO"), usage("acme", tier="PRO"), usage("home")]
     assert build_status_billing(
         active_provider="byterover", is_authenticated=True, usages=twice
     ) == build_status_billing(active_provider="byterover", is_authenticated=True, usages=twice[1:])
@@ -329,7 +305,7 @@ def test_identical_duplicate_usages_count_once() -> None:
 
 @pytest.mark.parametrize("pin", [None, "acme"])
 def test_conflicting_duplicates_of_a_deciding_org_are_refused(pin: str | None) -> None:
-    usages = [usage("acme", remaining=5), usage("acme", remaining=6)]
+    usages = [usage("acme", tier="PRO", remaining=5), usage("acme", tier="PRO", remaining=6)]
     with pytest.raises(BillingPayloadError, match="acme"):
         build_status_billing(
             active_provider="byterover", is_authenticated=True, usages=usages, pinned_team_id=pin
@@ -340,7 +316,7 @@ def test_usages_may_be_a_one_shot_iterator() -> None:
     status = build_status_billing(
         active_provider="byterover",
         is_authenticated=True,
-        usages=iter([usage("acme"), usage("home", "FREE")]),
+        usages=iter([usage("acme", tier="PRO"), usage("home")]),
     )
     assert isinstance(status, PaidBilling)
 
@@ -422,6 +398,52 @@ def test_join_refuses_conflicting_tier_entries() -> None:
         join_usages_with_tiers(raw, tiers)
 
 
+# --- build_status_without_tiers ----------------------------------------------------------
+
+
+@given(pinned_accounts(), st.data())
+def test_without_tiers_the_pinned_team_is_what_any_tiers_would_bill(
+    account: Account, data: st.DataObject
+) -> None:
+    raws = account.raw_usages()
+    pin = account.pinned_team_id
+    status = build_status_without_tiers(raw_usages=raws, pinned_team_id=pin)
+    assert (status is None) == (pin not in {r.organization_id for r in raws})
+    # Whatever the tiers would have been, as long as they make the pin paid:
+    tiers = [
+        OrganizationTier(
+            organization_id=r.organization_id,
+            tier=data.draw(paid_tiers() if r.organization_id == pin else tiers_strategy()),
+            is_trialing=data.draw(st.booleans()),
+        )
+        for r in raws
+    ]
+    billed = status_of(account, usages=join_usages_with_tiers(raws, tiers))
+    if status is not None:
+        assert isinstance(billed, PaidBilling)
+        assert billed == attrs.evolve(status, tier=billed.tier)
+        assert billed.tier == next(t.tier for t in tiers if t.organization_id == pin)
+
+
+@pytest.mark.parametrize("pin", [None, "", "stranger"])
+def test_without_tiers_and_without_a_pin_among_the_usages_nothing_is_known(
+    pin: str | None,
+) -> None:
+    raws = [usage("acme", tier="PRO").without_tier(), usage("beta").without_tier()]
+    assert build_status_without_tiers(raw_usages=raws, pinned_team_id=pin) is None
+
+
+def test_without_tiers_duplicates_of_the_pin_count_once_unless_they_conflict() -> None:
+    acme = usage("acme", "", remaining=0).without_tier()
+    expected = PaidBilling(
+        organization_id="acme", remaining=0, total=1_000, tier=None, limit_exceeded=True
+    )
+    twice = iter([acme, acme])  # a one-shot iterator will do
+    assert build_status_without_tiers(raw_usages=twice, pinned_team_id="acme") == expected
+    conflicting = [acme, attrs.evolve(acme, remaining=5)]
+    assert build_status_without_tiers(raw_usages=conflicting, pinned_team_id="acme") is None
+
+
 # --- compute_team_preselection -------------------------------------------------------
 
 
@@ -492,12 +514,40 @@ def test_team_choices_rows_follow_their_usage(account: Account) -> None:
     assert sum(r.is_pinned for r in rows) <= 1
 
 
+def test_every_join_reads_duplicates_by_one_rule() -> None:
+    # Identical repeats are one entry; repeats that disagree are a payload error.
+    acme = team("acme")
+    (row,) = team_choices(teams=[acme], usages=[usage("acme"), usage("acme")])
+    assert row.usage == usage("acme")
+    with pytest.raises(BillingPayloadError, match=r"conflicting usage entries.*'acme'") as caught:
+        team_choices(teams=[acme], usages=[usage("acme", remaining=5), usage("acme")])
+    assert caught.value.path == "usages"
+    raw = usage("acme", tier="PRO").without_tier()
+    pro = OrganizationTier(organization_id="acme", tier="PRO")
+    assert join_usages_with_tiers([raw], [pro, pro]) == (usage("acme", tier="PRO"),)
+    with pytest.raises(BillingPayloadError, match=r"conflicting tier entries.*'acme'") as caught:
+        join_usages_with_tiers([raw], [pro, attrs.evolve(pro, is_trialing=True)])
+    assert caught.value.path == "tiers"
+
+
+def test_a_team_choice_is_its_team_usage_and_pin() -> None:
+    # tier, selectable and reason are read from the usage: no state of their own.
+    acme = team("acme")
+    assert [a.name for a in attrs.fields(TeamChoice)] == ["team", "usage", "is_pinned"]
+    choice = TeamChoice(team=acme, usage=usage("acme"))
+    assert choice == TeamChoice(team=acme, usage=usage("acme"))
+    assert hash(choice) == hash(TeamChoice(team=acme, usage=usage("acme")))
+    assert (choice.tier, choice.selectable, choice.reason) == ("FREE", False, "free-tier")
+    paid = attrs.evolve(choice, usage=usage("acme", tier="PRO"))
+    assert (paid.tier, paid.selectable, paid.reason) == ("PRO", True, None)
+
+
 def test_team_choice_refuses_a_usage_of_another_team() -> None:
-    team = Team(id="acme", name="acme", display_name="Acme", slug="acme")
+    acme = team("acme")
     with pytest.raises(ValueError, match="beta"):
-        TeamChoice(team=team, usage=usage("beta"))
+        TeamChoice(team=acme, usage=usage("beta"))
     with pytest.raises(TypeError, match="is_pinned"):
-        TeamChoice(team=team, is_pinned=1)  # type: ignore[arg-type]
+        TeamChoice(team=acme, is_pinned=1)  # type: ignore[arg-type]
 
 
 @given(free_user_limits())
@@ -537,7 +587,7 @@ def test_free_credits_are_over_their_limit_when_upstream_or_the_month_says_so(
     pick = build_status_billing(
         active_provider="byterover",
         is_authenticated=True,
-        usages=[usage("acme"), usage("beta")],
+        usages=[usage("acme", tier="PRO"), usage("beta", tier="PRO")],
         free_user_limit=limit,
     )
     assert isinstance(pick, TeamPickNeededBilling)
@@ -545,7 +595,7 @@ def test_free_credits_are_over_their_limit_when_upstream_or_the_month_says_so(
 
 
 def test_a_paid_status_carries_its_usage_s_exceeded_limit() -> None:
-    exceeded = attrs.evolve(usage("acme", remaining=500), limit_exceeded=True)
+    exceeded = usage("acme", tier="PRO", remaining=500, exceeded=True)
     status = build_status_billing(
         active_provider="byterover", is_authenticated=True, usages=[exceeded]
     )

@@ -8,24 +8,22 @@ from collections.abc import Callable
 
 import attrs
 import pytest
+from _billing_samples import team, usage
 from hypothesis import given
 from hypothesis import strategies as st
 
 import billing_core.teams
-from billing_core import AmbiguousTeamError, Team, TeamNotFoundError
-from billing_core.teams import match_team
-from billing_core.testing.strategies import organization_names
+from billing_core import (
+    AmbiguousTeamError,
+    BillingUsage,
+    InvalidPinError,
+    Team,
+    TeamNotFoundError,
+)
+from billing_core._labels import shown
+from billing_core.teams import match_team, team_label, team_to_pin
+from billing_core.testing.strategies import billing_usages, organization_names, paid_tiers
 from billing_core.testing.strategies import teams as team_strategy
-
-
-def team(team_id: str, *, name: str = "", display: str = "", slug: str = "") -> Team:
-    return Team(
-        id=team_id,
-        name=name or team_id,
-        display_name=display or name or team_id,
-        slug=slug or name or team_id,
-    )
-
 
 ACME = team("org-1", name="acme", display="Acme Corp", slug="acme-corp")
 BETA = team("org-2", name="beta", display="Beta", slug="b")
@@ -222,3 +220,106 @@ def test_a_forged_name_is_not_printed_as_such() -> None:
     with pytest.raises(TeamNotFoundError) as caught:
         match_team([forged], "globex")
     assert caught.value.available == ("Evil\ufffdBilling: \ufffd[31m\ufffdok",)
+
+
+# --- team_to_pin ------------------------------------------------------------------------
+
+PAID_ACME = usage("org-1", "Acme Inc", tier="PRO")
+PAID_BETA = usage("org-2", "beta", tier="ENTERPRISE", remaining=0)
+FREE_HOME = usage("org-3", "Home")
+HOME = team("org-3", name="home", display="Home")
+
+
+def test_a_paid_team_can_be_pinned_by_any_name() -> None:
+    usages = [FREE_HOME, PAID_ACME]
+    for query in ("org-1", "acme-corp", "ACME", " acme corp "):
+        assert team_to_pin(teams=[ACME, HOME], usages=usages, query=query) is ACME
+    # Out of credits is still a paid team: the funds guard, not the pin, refuses it.
+    assert team_to_pin(teams=[ACME, BETA], usages=[PAID_BETA], query="beta") is BETA
+
+
+def test_a_free_tier_team_is_refused_naming_the_paid_teams_alphabetically() -> None:
+    usages = [PAID_BETA, FREE_HOME, PAID_ACME, PAID_ACME]
+    with pytest.raises(InvalidPinError) as caught:
+        team_to_pin(teams=[ACME, BETA, HOME], usages=usages, query="home")
+    assert str(caught.value) == (
+        "team Home is on the FREE tier and cannot be billed; paid teams: Acme Corp, Beta"
+    )
+
+
+def test_a_paid_team_missing_from_the_teams_is_named_by_its_usage() -> None:
+    stranger = usage("org-9", "zed", tier="TEAM")
+    nameless = usage("org-8", "", tier="TEAM")
+    with pytest.raises(InvalidPinError) as caught:
+        team_to_pin(teams=[HOME], usages=[FREE_HOME, stranger, nameless], query="home")
+    assert str(caught.value).endswith("; paid teams: org-8, zed")
+
+
+def test_a_team_without_usage_is_refused() -> None:
+    with pytest.raises(InvalidPinError) as caught:
+        team_to_pin(teams=[ACME, BETA], usages=[PAID_BETA], query="acme")
+    assert str(caught.value) == (
+        "team Acme Corp has no billing usage and cannot be billed; paid teams: Beta"
+    )
+
+
+def test_the_refusal_says_so_when_there_is_no_paid_team() -> None:
+    with pytest.raises(InvalidPinError) as caught:
+        team_to_pin(teams=[HOME], usages=[FREE_HOME], query="home")
+    assert str(caught.value) == (
+        "team Home is on the FREE tier and cannot be billed; you have no paid team"
+    )
+
+
+def test_match_errors_pass_through() -> None:
+    with pytest.raises(TeamNotFoundError):
+        team_to_pin(teams=[ACME], usages=[PAID_ACME], query="globex")
+    twins = [team("t1", name="dup", display="One"), team("t2", name="DUP", display="Two")]
+    with pytest.raises(AmbiguousTeamError):
+        team_to_pin(teams=twins, usages=[], query="dup")
+
+
+@st.composite
+def teams_and_usages(draw: st.DrawFn) -> tuple[list[Team], list[BillingUsage]]:
+    """Distinct teams, and usages for some of them (and for strangers)."""
+    teams = draw(st.lists(team_strategy(), min_size=1, max_size=5, unique_by=lambda t: t.id))
+    ids = st.sampled_from([t.id for t in teams])
+    usages = draw(
+        st.lists(
+            st.one_of(
+                billing_usages(organization_id=ids),
+                billing_usages(organization_id=ids, tier=paid_tiers()),
+                billing_usages(),
+            ),
+            max_size=6,
+        )
+    )
+    return teams, usages
+
+
+@given(teams_and_usages(), st.data())
+def test_a_team_is_pinned_iff_billing_reports_it_on_a_paid_tier(
+    case: tuple[list[Team], list[BillingUsage]], data: st.DataObject
+) -> None:
+    teams, usages = case
+    wanted = data.draw(st.sampled_from(teams))
+    paid = [u for u in usages if u.is_paid]
+    try:
+        pinned = team_to_pin(teams=iter(teams), usages=iter(usages), query=wanted.id)
+    except InvalidPinError as error:
+        assert not any(u.organization_id == wanted.id for u in paid)
+        message = str(error)
+        assert shows_safely(message)
+        assert message.startswith(f"team {team_label(wanted)} ")
+        # Each paid team once, by its team label, else its name, else its id.
+        labels_by_id = {t.id: team_label(t) for t in teams}
+        labels = {
+            labels_by_id.get(u.organization_id)
+            or shown(u.organization_name if u.organization_name.strip() else u.organization_id)
+            for u in paid
+        }
+        listing = ", ".join(sorted(labels, key=lambda label: (label.casefold(), label)))
+        assert message.endswith(f"; paid teams: {listing}" if paid else "; you have no paid team")
+    else:
+        assert pinned == wanted
+        assert any(u.organization_id == wanted.id for u in paid)

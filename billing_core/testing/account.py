@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from attrs import field, frozen
 
 from billing_core.models import (
-    FREE_TIER,
     BillingUsage,
     FreeUserLimit,
     OrganizationTier,
@@ -21,10 +17,6 @@ __all__ = ["DEFAULT_SESSION_KEY", "Account"]
 DEFAULT_SESSION_KEY = "test-session-key-0123456789"
 
 
-def _tuple(items: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(items)
-
-
 @frozen(kw_only=True)
 class Account:
     """A consistent account: teams, their joined usages, free credits and a pin.
@@ -35,28 +27,14 @@ class Account:
     serves the account).
     """
 
-    teams: tuple[Team, ...] = field(default=(), converter=_tuple)
-    usages: tuple[BillingUsage, ...] = field(default=(), converter=_tuple)
+    teams: tuple[Team, ...] = field(default=(), converter=tuple[Team, ...])
+    usages: tuple[BillingUsage, ...] = field(default=(), converter=tuple[BillingUsage, ...])
     free_user_limit: FreeUserLimit | None = None
     pinned_team_id: str | None = None
 
     def raw_usages(self) -> tuple[RawUsage, ...]:
         """The usages as ``/billing/usages`` returns them, before the tier join."""
-        return tuple(
-            RawUsage(
-                organization_id=u.organization_id,
-                organization_name=u.organization_name,
-                organization_status=u.organization_status,
-                limit=u.limit,
-                add_on_remaining=u.add_on_remaining,
-                total_limit=u.total_limit,
-                used=u.used,
-                remaining=u.remaining,
-                percent_used=u.percent_used,
-                limit_exceeded=u.limit_exceeded,
-            )
-            for u in self.usages
-        )
+        return tuple(u.without_tier() for u in self.usages)
 
     def tiers(self) -> tuple[OrganizationTier, ...]:
         """The tier entries ``/billing/organizations/tiers`` returns.
@@ -69,5 +47,5 @@ class Account:
                 organization_id=u.organization_id, tier=u.tier, is_trialing=u.is_trialing
             )
             for u in self.usages
-            if u.tier != FREE_TIER or u.is_trialing
+            if u.is_paid or u.is_trialing
         )

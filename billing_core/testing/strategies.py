@@ -39,7 +39,6 @@ from billing_core.models import (
 from billing_core.testing.account import Account
 
 __all__ = [
-    "KNOWN_TIERS",
     "accounts",
     "billing_resolutions",
     "billing_usages",
@@ -62,8 +61,6 @@ __all__ = [
     "teams",
     "tiers",
 ]
-
-KNOWN_TIERS = ("FREE", "PRO", "TEAM")
 
 # Boundaries of format_credits, tone and exhaustion.
 _EDGE_CREDITS: tuple[int, ...] = (
@@ -174,7 +171,9 @@ def _usage_numbers(draw: st.DrawFn) -> dict[str, Any]:
         "used": used,
         "remaining": remaining,
         "percent_used": draw(percents()),
-        "limit_exceeded": draw(st.booleans()) if remaining > 0 else True,
+        # Drawn on its own: upstream may say "exceeded" with credits left, and
+        # "not exceeded" with none left; the library must judge both.
+        "limit_exceeded": draw(st.booleans()),
     }
 
 
