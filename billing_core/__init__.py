@@ -93,8 +93,11 @@ if TYPE_CHECKING:
         team_choices,
     )
     from billing_core.service import (
+        TeamPicker,
+        alist_team_choices,
         apin_billing_team,
         aresolve_billing,
+        list_team_choices,
         pin_billing_team,
         resolve_billing,
     )
@@ -166,7 +169,15 @@ _LAZY: dict[str, str] = {
         "billing_core.ports",
     ),
     **dict.fromkeys(
-        ("apin_billing_team", "aresolve_billing", "pin_billing_team", "resolve_billing"),
+        (
+            "TeamPicker",
+            "alist_team_choices",
+            "apin_billing_team",
+            "aresolve_billing",
+            "list_team_choices",
+            "pin_billing_team",
+            "resolve_billing",
+        ),
         "billing_core.service",
     ),
     **dict.fromkeys(
@@ -237,8 +248,10 @@ __all__ = [
     "TeamChoice",
     "TeamNotFoundError",
     "TeamPickNeededBilling",
+    "TeamPicker",
     "TeamService",
     "__version__",
+    "alist_team_choices",
     "apin_billing_team",
     "aresolve_billing",
     "billing_tone",
@@ -253,6 +266,7 @@ __all__ = [
     "is_billing_exhausted",
     "is_paid_tier",
     "join_usages_with_tiers",
+    "list_team_choices",
     "match_team",
     "paid_organization_ids",
     "pin_billing_team",

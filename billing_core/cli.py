@@ -16,14 +16,16 @@ another provider), ``BRV_TEAM_BASE_URL`` (defaults to the billing base),
 ``BRV_SESSION_KEY`` (the signed-in session) and ``BRV_ACTIVE_PROVIDER``
 (defaults to ``byterover``; ``--provider`` overrides it). ``--project DIR``
 picks the project (default: the current directory); its pin lives in
-``DIR/.brv/brv-provider.json``.
+``DIR/.brv/brv-provider.json``. ``--timeout SECONDS`` bounds each HTTP
+request (default and maximum: the HTTP adapters').
 
 Exit codes (:data:`EXIT_CODES`): 0 resolved; 1 unexpected error; 2 bad usage
 (bad arguments or settings, a team query that names no team, several teams,
 or a team that cannot be billed, an unusable project directory); 3
 ``status --require-funds`` found the credits exhausted or the pin invalid; 4
 not signed in (no session key, or the session was refused); 5 upstream
-unavailable (no status could be resolved, or the services failed).
+unavailable (no status could be resolved, or the services failed); 130
+interrupted (Ctrl-C).
 
 Expected failures print one line, ``billing-core: error: ...``, on stderr and
 never a traceback; nothing printed ever contains the session key. Names,
@@ -31,6 +33,14 @@ messages and paths from upstream, files or the user are shown with their
 control and invisible formatting characters escaped (``\\x1b``, ``\\u202e``),
 so they can neither drive the terminal nor forge a line; ``--json`` escapes
 them the JSON way.
+
+With ``--json`` (``status``, ``teams``) stdout holds one JSON document
+whatever the exit code, the error line still going to stderr: ``status``
+prints ``{"status": <wire JSON or null>, "problems": [{"part", "message"}]}``
+and, when it exits non-zero, ``"error": {"code", "message"}`` in it too;
+``teams`` prints its rows as a list, or ``{"error": {"code", "message"}}``
+when it exits non-zero. ``error.message`` is the stderr line without its
+``billing-core: error:`` prefix.
 """
 
 from __future__ import annotations
@@ -38,22 +48,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import logging
 import os
 import sys
-import tempfile
 import textwrap
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from attrs import evolve, field, frozen
 
 from billing_core import __version__
 from billing_core._session import session_key_flaw
+from billing_core._terminal import Console, Piece, printable, tint, wants_colour
 from billing_core.errors import (
     AmbiguousTeamError,
     BillingApiError,
@@ -67,13 +74,11 @@ from billing_core.errors import (
     PinStoreError,
     TeamNotFoundError,
 )
-from billing_core.funds import ensure_billing_funds, is_billing_exhausted
+from billing_core.funds import ensure_billing_funds
 from billing_core.models import (
     BillingUsage,
     FreeUserLimit,
-    InvalidPinBilling,
     OrganizationTier,
-    PaidBilling,
     Problem,
     RawUsage,
     StatusBilling,
@@ -85,13 +90,7 @@ from billing_core.presentation import (
     format_credits,
     usage_tone,
 )
-from billing_core.resolution import (
-    BYTEROVER_PROVIDER,
-    TeamChoice,
-    compute_team_preselection,
-    paid_organization_ids,
-    team_choices,
-)
+from billing_core.resolution import BYTEROVER_PROVIDER, TeamChoice
 from billing_core.teams import team_label
 
 if TYPE_CHECKING:
@@ -105,6 +104,7 @@ __all__ = [
     "ENV_SESSION_KEY",
     "ENV_TEAM_BASE_URL",
     "EXIT_CODES",
+    "EXIT_INTERRUPTED",
     "EXIT_NOT_SIGNED_IN",
     "EXIT_NO_FUNDS",
     "EXIT_OK",
@@ -127,6 +127,7 @@ EXIT_USAGE: Final = 2
 EXIT_NO_FUNDS: Final = 3
 EXIT_NOT_SIGNED_IN: Final = 4
 EXIT_UNAVAILABLE: Final = 5
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
 
 EXIT_CODES: Final[Mapping[int, str]] = {
     EXIT_OK: "resolved",
@@ -135,21 +136,10 @@ EXIT_CODES: Final[Mapping[int, str]] = {
     EXIT_NO_FUNDS: "status --require-funds: credits exhausted or the pin is invalid",
     EXIT_NOT_SIGNED_IN: "not signed in: no session key, or the session was refused",
     EXIT_UNAVAILABLE: "upstream unavailable: billing could not be resolved",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
-_PIN_FILE: Final = ".brv/brv-provider.json"
-_MIN_SCRUBBED_SECRET: Final = 8
-_DEFAULT_TIMEOUT: Final = 10.0
-
-_ANSI: Final[Mapping[BillingTone, str]] = {
-    "ok": "\x1b[32m",  # green
-    "warn": "\x1b[33m",  # yellow
-    "danger": "\x1b[31m",  # red
-    "inactive": "\x1b[2m",  # dim
-}
-_ANSI_BOLD: Final = "\x1b[1m"
-_ANSI_RESET: Final = "\x1b[0m"
-
+PIN_FILE: Final = ".brv/brv-provider.json"
 
 # --- failures -------------------------------------------------------------------
 
@@ -201,7 +191,7 @@ class _Settings:
     session_key: str | None = field(repr=False)
     provider: str
     project: Path
-    timeout: float
+    timeout: float | None  # None: the HTTP adapters' default
 
     def require_base_url(self) -> str:
         if not self.base_url:
@@ -227,7 +217,7 @@ class _Settings:
         from billing_core.adapters.http import HttpBillingService
 
         with _upstream_errors("reach the billing service"):
-            return HttpBillingService(self.require_base_url(), timeout=self.timeout)
+            return HttpBillingService(self.require_base_url(), timeout=self.http_timeout())
 
     def needs_billing_requests(self) -> bool:
         """Whether resolving the status asks the billing API anything (SPEC §9)."""
@@ -238,7 +228,13 @@ class _Settings:
 
         base = self.team_base_url or self.require_base_url()
         with _upstream_errors("reach the team service"):
-            return HttpTeamService(base, timeout=self.timeout)
+            return HttpTeamService(base, timeout=self.http_timeout())
+
+    def http_timeout(self) -> float:
+        """``--timeout``, else the HTTP adapters' default."""
+        from billing_core.adapters.http import DEFAULT_TIMEOUT
+
+        return DEFAULT_TIMEOUT if self.timeout is None else self.timeout
 
 
 class _NoBillingService:
@@ -335,166 +331,54 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> _Settings
 
 # --- output ---------------------------------------------------------------------
 
-# What a terminal may act on rather than show: C0/C1 controls (ESC starts the
-# sequences that clear the screen or set the title; \n and \r forge lines),
-# invisible formatting (bidi overrides reorder the text around them), line and
-# paragraph separators, and lone surrogates (which no encoder accepts).
-_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def _is_unprintable(char: str) -> bool:
-    return unicodedata.category(char) in _UNPRINTABLE
-
-
-_SHORT_ESCAPES: Final[Mapping[str, str]] = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def _escape(char: str) -> str:
-    if char in _SHORT_ESCAPES:
-        return _SHORT_ESCAPES[char]
-    code = ord(char)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def _printable(text: str) -> str:
-    """``text`` as one inert line: every unprintable character shown as its escape.
-
-    For anything that came from upstream, a file or the user (names, messages,
-    paths, arguments) before it is put into a line.
-
-    >>> _printable("Acme\\x1b[2J\\nBilling: forged \\u202e")
-    'Acme\\\\x1b[2J\\\\nBilling: forged \\\\u202e'
-    """
-    if text.isprintable():  # the common case; stricter than _UNPRINTABLE
-        return text
-    return "".join(_escape(char) if _is_unprintable(char) else char for char in text)
-
-
-def _printable_lines(text: str) -> str:
-    """:func:`_printable` line by line: the CLI's own newlines stay, nothing else does."""
-    return "\n".join(_printable(line) for line in text.split("\n"))
-
-
-def _json_text(value: Any) -> str:
-    """JSON for the terminal: non-ASCII stays readable, nothing unprintable stays raw.
-
-    :func:`json.dumps` escapes C0 controls, but with ``ensure_ascii=False`` it
-    leaves DEL, the C1 controls (``\\x9b`` is a one-byte CSI), bidi overrides
-    and lone surrogates raw. They only occur inside strings, where a ``\\uXXXX``
-    escape is the same JSON value: lossless for a reader, inert on a terminal.
-    """
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-
-    def escape(char: str) -> str:
-        if char == "\n" or not _is_unprintable(char):  # newlines: the indentation's own
-            return char
-        units = char.encode("utf-16-le", "surrogatepass")
-        return "".join(
-            f"\\u{int.from_bytes(units[i : i + 2], 'little'):04x}" for i in range(0, len(units), 2)
-        )
-
-    return "".join(escape(char) for char in text)
-
-
-def _write(stream: TextIO, text: str) -> None:
-    """Write ``text``, escaping what the stream's encoding cannot carry instead of failing."""
-    try:
-        stream.write(text)
-    except UnicodeEncodeError:
-        encoding = getattr(stream, "encoding", None) or "ascii"
-        stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
-    stream.flush()
-
-
-@frozen
-class _Styled:
-    """Text the console paints (after making it printable): a tone, or bold."""
-
-    text: str
-    style: BillingTone | Literal["bold"]
-
-
-_Piece: TypeAlias = "str | _Styled"
-
-
-class _Console:
-    """stdout/stderr with optional colour.
-
-    Everything written is scrubbed of the session key and made printable: an
-    escape sequence or a forged line in a team name is shown, never obeyed.
-    :meth:`print` keeps the line breaks of its text (the CLI's own); warnings
-    and errors are one line. The only escape sequences written are the
-    console's own colours.
-    """
-
-    def __init__(self, *, out: TextIO, err: TextIO, colour: bool, secret: str | None) -> None:
-        self.out = out
-        self.err = err
-        self.colour = colour
-        self._secrets = [secret] if secret else []
-
-    def hide(self, secret: str) -> None:
-        """Scrub ``secret`` too from everything printed from now on."""
-        if secret:
-            self._secrets.append(secret)
-
-    def scrub(self, text: str) -> str:
-        # Defence in depth: the library never puts the key in a message, and the
-        # CLI makes sure that whatever it prints cannot either. A toy key of a
-        # few characters is left alone: scrubbing it would mangle every line
-        # (and the JSON) for a secret that guards nothing.
-        for secret in self._secrets:
-            if len(secret) >= _MIN_SCRUBBED_SECRET:
-                text = text.replace(secret, "***")
-        return text
-
-    def print(self, *pieces: _Piece) -> None:
-        """One line (or several, split by the CLI's own newlines) of plain and painted pieces."""
-        _write(self.out, self.scrub("".join(self._render(piece) for piece in pieces)) + "\n")
-
-    def warn(self, text: str) -> None:
-        _write(self.err, _printable(self.scrub(f"{PROG}: warning: {text}")) + "\n")
-
-    def error(self, text: str) -> None:
-        _write(self.err, _printable(self.scrub(f"{PROG}: error: {text}")) + "\n")
-
-    def tint(self, text: str, tone: BillingTone) -> _Styled:
-        return _Styled(text, tone)
-
-    def bold(self, text: str) -> _Styled:
-        return _Styled(text, "bold")
-
-    def _render(self, piece: _Piece) -> str:
-        if isinstance(piece, str):
-            return _printable_lines(self.scrub(piece))
-        text = _printable_lines(self.scrub(piece.text))
-        if not self.colour:
-            return text
-        code = _ANSI_BOLD if piece.style == "bold" else _ANSI[piece.style]
-        # Line by line, so every line of a multi-line text is coloured on its own.
-        return "\n".join(f"{code}{line}{_ANSI_RESET}" for line in text.split("\n"))
-
-
-def _wants_colour(stream: TextIO, environ: Mapping[str, str]) -> bool:
-    """Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if environ.get("NO_COLOR"):
-        return False
-    if environ.get("TERM") == "dumb":
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty is not None and isatty())
-
-
-def _print_json(console: _Console, value: Any) -> None:
-    console.print(_json_text(value))
-
 
 def _problem_wire(problem: Problem) -> dict[str, str]:
     return {"part": problem.part, "message": problem.message}
+
+
+def _error_wire(*, code: int, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+def _failure_wire(command: str, *, code: int, message: str) -> Any:
+    """The ``--json`` document of a run that failed before its command printed one.
+
+    ``status`` keeps its shape (no status, no problem) and adds the error;
+    ``teams``, whose success is a bare list of rows, prints only the error.
+    """
+    error = _error_wire(code=code, message=message)
+    if command == "status":
+        return {"status": None, "problems": [], "error": error}
+    return {"error": error}
+
+
+_JSON_COMMANDS: Final = frozenset({"status", "teams"})
+_VALUE_OPTIONS: Final = ("--project", "--provider", "--timeout")
+
+
+def _json_command(argv: Sequence[str]) -> str | None:
+    """The command whose ``--json`` document this run owes, if it asked for one.
+
+    Read from the raw arguments, before argparse, so that arguments argparse
+    refuses still get their failure as JSON. The command is the first argument
+    that names one, but for the value of an option (``--project status``);
+    ``--json`` may be abbreviated, as argparse allows.
+    """
+    command: str | None = None
+    wants_json = False
+    takes_value = False
+    for token in argv:
+        if token == "--":
+            break
+        if takes_value:
+            takes_value = False
+        elif len(token) > 2 and any(option.startswith(token) for option in _VALUE_OPTIONS):
+            takes_value = True
+        elif len(token) > 2 and "--json".startswith(token.split("=", 1)[0]):
+            wants_json = True
+        elif command is None and not token.startswith("-"):
+            command = token
+    return command if wants_json and command in _JSON_COMMANDS else None
 
 
 # --- status ---------------------------------------------------------------------
@@ -518,18 +402,27 @@ def _status_failure(
 def _funds_refusal(
     status: StatusBilling, usages: Callable[[], Sequence[BillingUsage]]
 ) -> str | None:
-    """The funds guard's refusal, or ``None`` when the next request can be paid for."""
-    needs_usages = isinstance(status, InvalidPinBilling) or (
-        isinstance(status, PaidBilling) and is_billing_exhausted(status)
-    )
+    """The funds guard's refusal, or ``None`` when the next request can be paid for.
+
+    The guard decides on the status alone; the usages only word a refusal
+    (which other paid teams still have credits). So they are fetched on the
+    refusal path only: a second request, never made when the request can be
+    paid for. ``examples/gate_llm_call.py`` takes the same two steps.
+    """
+    if _refusal(status, usages=()) is None:
+        return None
+    return _refusal(status, usages=usages())
+
+
+def _refusal(status: StatusBilling, *, usages: Sequence[BillingUsage]) -> str | None:
     try:
-        ensure_billing_funds(status, usages=usages() if needs_usages else ())
+        ensure_billing_funds(status, usages=usages)
     except (InsufficientCreditsError, InvalidPinError) as exc:
         return str(exc)
     return None
 
 
-def _cmd_status(args: argparse.Namespace, settings: _Settings, console: _Console) -> int:
+def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console) -> int:
     from billing_core.service import resolve_billing
 
     as_json: bool = args.json
@@ -562,52 +455,41 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: _Console
             session_key = settings.require_session_key()
 
             def usages() -> Sequence[BillingUsage]:
-                # Only to name the other paid teams in the advice: a failure
-                # here must not hide the refusal itself.
+                # Only to word the refusal: a failure here must not hide it.
                 try:
                     return billing.get_usages(session_key)
                 except BillingError:
                     return ()
 
             refusal = _funds_refusal(status, usages)
+    if failure is None and refusal is not None:
+        failure = _CliError(EXIT_NO_FUNDS, refusal)
 
     if as_json:
         from billing_core.wire import to_wire
 
-        _print_json(
-            console,
-            {
-                "status": None if status is None else to_wire(status),
-                "problems": [_problem_wire(p) for p in problems],
-            },
-        )
+        document: dict[str, Any] = {
+            "status": None if status is None else to_wire(status),
+            "problems": [_problem_wire(p) for p in problems],
+        }
+        if failure is not None:
+            document["error"] = _error_wire(code=failure.code, message=failure.message)
+        console.print_json(document)
     elif status is not None:
         # One line, whatever the names in it hold: a newline in an org name must
         # not print a second, forged billing line.
-        line = _printable(format_billing_line(status))
-        console.print(console.tint(line, billing_tone(status)))
-    if failure is not None:
-        raise failure
+        line = printable(format_billing_line(status))
+        console.print(tint(line, billing_tone(status)))
+    if status is None and failure is not None:
+        raise failure  # the problems are its message
     for problem in problems:
         console.warn(f"{problem.part}: {problem.message}")
-    if refusal is not None:
-        raise _CliError(EXIT_NO_FUNDS, refusal)
+    if failure is not None:
+        raise failure
     return EXIT_OK
 
 
 # --- teams ----------------------------------------------------------------------
-
-
-def _read_pin(pins: FilePinStore, console: _Console) -> str | None:
-    """The pin, warning (not failing) about a file that cannot be understood."""
-    try:
-        read = pins.read_pin()
-    except PinStoreError as exc:
-        console.warn(f"pins: {exc}; reading it as no pin")
-        return None
-    if read.problem is not None:
-        console.warn(f"pins: {read.problem}; reading it as no pin")
-    return read.team_id
 
 
 def _credits_cell(choice: TeamChoice) -> str:
@@ -649,7 +531,7 @@ def _choice_wire(choice: TeamChoice, *, preselected: str | None) -> dict[str, An
 
 
 def _print_team_table(
-    console: _Console, choices: Sequence[TeamChoice], *, preselected: str | None
+    console: Console, choices: Sequence[TeamChoice], *, preselected: str | None
 ) -> None:
     if not choices:
         console.print("No teams.")
@@ -659,7 +541,7 @@ def _print_team_table(
     # must not start a row, and the columns line up with what is shown.
     rows = [
         tuple(
-            _printable(cell)
+            printable(cell)
             for cell in (
                 ">" if choice.team.id == preselected else "",
                 team_label(choice.team),
@@ -673,13 +555,13 @@ def _print_team_table(
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
 
-    def line(cells: Sequence[str], tones: Sequence[BillingTone | None]) -> list[_Piece]:
-        pieces: list[_Piece] = []
+    def line(cells: Sequence[str], tones: Sequence[BillingTone | None]) -> list[Piece]:
+        pieces: list[Piece] = []
         last = len(cells) - 1
         for index, (cell, width, tone) in enumerate(zip(cells, widths, tones, strict=True)):
             # The last column is not padded: no trailing blanks.
             text = cell.rstrip() if index == last else cell.ljust(width)
-            pieces.append(console.tint(text, tone) if tone is not None else text)
+            pieces.append(tint(text, tone) if tone is not None else text)
             if index != last:
                 pieces.append("  ")
         return pieces
@@ -695,34 +577,34 @@ def _print_team_table(
         console.print(f"\nPin a selectable team with `{PROG} pin TEAM`")
 
 
-def _cmd_teams(args: argparse.Namespace, settings: _Settings, console: _Console) -> int:
+def _cmd_teams(args: argparse.Namespace, settings: _Settings, console: Console) -> int:
+    from billing_core.service import list_team_choices
+
     as_json: bool = args.json
     session_key = settings.require_session_key()
     pins = settings.pin_store()
-    with settings.billing_service() as billing, settings.team_service() as team_service:
-        pinned = _read_pin(pins, console)
-        with _upstream_errors("list teams"), ThreadPoolExecutor(max_workers=2) as pool:
-            # One round trip instead of two: the services share nothing.
-            teams_future = pool.submit(team_service.list_teams, session_key)
-            usages_future = pool.submit(billing.get_usages, session_key)
-            teams = teams_future.result()
-            usages = usages_future.result()
-    with _upstream_errors("list teams"):
-        choices = team_choices(teams=teams, usages=usages, pinned_team_id=pinned)
-        preselected = compute_team_preselection(
-            teams=teams, paid_organization_ids=paid_organization_ids(usages), pinned_team_id=pinned
+    with (
+        settings.billing_service() as billing,
+        settings.team_service() as team_service,
+        _upstream_errors("list teams"),
+    ):
+        picker = list_team_choices(
+            session_key=session_key, billing=billing, teams=team_service, pins=pins
         )
+    preselected = picker.preselected_team_id
     if as_json:
-        _print_json(console, [_choice_wire(c, preselected=preselected) for c in choices])
+        console.print_json([_choice_wire(c, preselected=preselected) for c in picker.rows])
     else:
-        _print_team_table(console, choices, preselected=preselected)
+        _print_team_table(console, picker.rows, preselected=preselected)
+    for problem in picker.problems:
+        console.warn(f"{problem.part}: {problem.message}")
     return EXIT_OK
 
 
 # --- pin ------------------------------------------------------------------------
 
 
-def _cmd_pin(args: argparse.Namespace, settings: _Settings, console: _Console) -> int:
+def _cmd_pin(args: argparse.Namespace, settings: _Settings, console: Console) -> int:
     query: str | None = args.team
     clear: bool = args.clear
     if clear == (query is not None):
@@ -731,7 +613,7 @@ def _cmd_pin(args: argparse.Namespace, settings: _Settings, console: _Console) -
 
     session_key = settings.require_session_key()
     pins = settings.pin_store()
-    previous = _read_pin(pins, console) if clear else None
+    previous = _pin_to_clear(pins) if clear else None
     with settings.billing_service() as billing, settings.team_service() as team_service:
         try:
             with _upstream_errors("pin the team"):
@@ -744,101 +626,67 @@ def _cmd_pin(args: argparse.Namespace, settings: _Settings, console: _Console) -
                 )
         except (TeamNotFoundError, AmbiguousTeamError, InvalidPinError) as exc:
             raise _CliError(EXIT_USAGE, f"cannot pin {query!r}: {exc}") from exc
+    # Set when the write met a corrupt file and kept its bytes beside it.
     backup = pins.last_backup_path
-    if backup is not None:
-        console.warn(f"the pin file was corrupt; its old content was kept in {backup}")
-    where = _printable(str(settings.project / _PIN_FILE))
-    if team is None:
-        if previous is None:
-            console.print(f"No billing team was pinned in {where}; nothing to clear.")
-        else:
-            console.print(f"Cleared the billing pin ({_printable(previous)}) in {where}.")
-    else:
-        label, slug, team_id = (_printable(t) for t in (team_label(team), team.slug, team.id))
+    kept = None if backup is None else printable(str(backup))
+    where = printable(str(settings.project / PIN_FILE))
+    if team is not None:
+        if kept is not None:
+            console.warn(f"the pin file was corrupt; its old content was kept in {kept}")
+        label, slug, team_id = (printable(t) for t in (team_label(team), team.slug, team.id))
         console.print(f"Pinned {label} (slug {slug}, id {team_id}) as the billing team in {where}.")
+    elif kept is not None:
+        console.print(f"Cleared an unreadable pin (old content kept in {kept}) in {where}.")
+    elif previous is None:
+        console.print(f"No billing team was pinned in {where}; nothing to clear.")
+    else:
+        console.print(f"Cleared the billing pin ({printable(previous)}) in {where}.")
     return EXIT_OK
+
+
+def _pin_to_clear(pins: FilePinStore) -> str | None:
+    """The pin about to be cleared, to name it once it is gone.
+
+    An unreadable pin counts as none: clearing it rewrites the file, keeping
+    the old bytes in a backup, and the message names the backup instead.
+    """
+    try:
+        return pins.read_pin().team_id
+    except PinStoreError:  # the write that follows fails too, and says why
+        return None
 
 
 # --- demo -----------------------------------------------------------------------
 
 
-def _cmd_demo(args: argparse.Namespace, settings: _Settings, console: _Console) -> int:
-    from billing_core.testing.fake_api import FakeBillingApi
-    from billing_core.testing.sample import sample_account
+def _cmd_demo(args: argparse.Namespace, settings: _Settings, console: Console) -> int:
+    from billing_core._demo import DemoUpstream, run_demo
 
     parser = _parser()
-    failures = 0
 
-    def step(note: str, argv: Sequence[str], *, expect: int) -> None:
-        nonlocal failures
-        console.print()
-        console.print(console.tint(f"# {note}", "inactive"))
-        console.print(console.bold(f"$ {PROG} {' '.join(argv)}"))
-        step_args = parser.parse_args(argv)
+    def run_step(argv: Sequence[str], upstream: DemoUpstream) -> int:
+        step_settings = evolve(
+            settings,
+            base_url=upstream.base_url,
+            team_base_url=upstream.team_base_url,
+            session_key=upstream.session_key,
+            provider=BYTEROVER_PROVIDER,
+            project=upstream.project,
+        )
         try:
-            code = _COMMANDS[step_args.command](step_args, demo_settings, console)
+            step_args = parser.parse_args(argv)
+            return _COMMANDS[step_args.command](step_args, step_settings, console)
         except _CliError as exc:
             # On stdout, so the walk-through reads in order when piped.
-            console.print(_printable(f"{PROG}: error: {exc.message}"))
-            code = exc.code
-        console.print(console.tint(f"(exit {code})", "inactive"))
-        if code != expect:
-            failures += 1
-            console.error(f"demo step `{' '.join(argv)}` exited {code}, expected {expect}")
+            console.print(printable(f"{PROG}: error: {exc.message}"))
+            return exc.code
 
-    console.print(console.bold(f"{PROG} demo"))
-    console.print(
-        "The real HTTP adapters, pin file and resolution, against a fake billing API on\n"
-        "127.0.0.1 serving a sample account: Acme Corp (PRO), Side Project (FREE)."
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="billing-core-demo-") as project,
-        FakeBillingApi(sample_account()) as api,
-    ):
-        console.hide(api.session_key)
-        demo_settings = evolve(
-            settings,
-            base_url=api.base_url,
-            team_base_url=api.team_base_url,
-            session_key=api.session_key,
-            provider=BYTEROVER_PROVIDER,
-            project=Path(project).resolve(),
-        )
-        console.print(f"Project: {demo_settings.project} (a temporary directory)")
-        step(
-            "Nothing pinned, exactly one paid team: billing picks Acme Corp by itself.",
-            ["status"],
-            expect=EXIT_OK,
-        )
-        step(
-            "The team picker: a FREE-tier team cannot be billed; > marks the suggestion.",
-            ["teams"],
-            expect=EXIT_OK,
-        )
-        step("Pinning the FREE-tier team is refused.", ["pin", "side-project"], expect=EXIT_USAGE)
-        step(
-            f"Pin Acme Corp for this project (written to {_PIN_FILE}).",
-            ["pin", "acme"],
-            expect=EXIT_OK,
-        )
-        step("The pin decides who pays.", ["status"], expect=EXIT_OK)
-        api.account = sample_account(acme_remaining=0)
-        step(
-            "Acme Corp has used all its credits: an agent gates its next request on the"
-            " funds guard.",
-            ["status", "--require-funds"],
-            expect=EXIT_NO_FUNDS,
-        )
-        step("Clear the pin again.", ["pin", "--clear"], expect=EXIT_OK)
-        requests = api.request_count
-    console.print()
-    console.print(f"Done: {requests} HTTP requests to the fake API, no account needed.")
-    return EXIT_UNEXPECTED if failures else EXIT_OK
+    return run_demo(console, run_step=run_step)
 
 
 # --- the parser -----------------------------------------------------------------
 
-_Command = Callable[[argparse.Namespace, _Settings, _Console], int]
+_Command = Callable[[argparse.Namespace, _Settings, Console], int]
 
 _COMMANDS: Final[Mapping[str, _Command]] = {
     "status": _cmd_status,
@@ -848,13 +696,19 @@ _COMMANDS: Final[Mapping[str, _Command]] = {
 }
 
 
-def _positive_seconds(text: str) -> float:
+def _timeout_seconds(text: str) -> float:
+    """A ``--timeout`` the HTTP adapters accept, or bad usage now rather than later."""
+    # Imports httpx, but only when --timeout is given: `--help` stays light.
+    from billing_core.adapters.http import MAX_TIMEOUT
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    if not 0 < value <= MAX_TIMEOUT:  # NaN fails the comparison too
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds up to {MAX_TIMEOUT:g}: {text!r}"
+        )
     return value
 
 
@@ -868,7 +722,7 @@ def _add_common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
         "--project",
         metavar="DIR",
         default=default(None),
-        help=f"the project directory (default: the current one); its pin is DIR/{_PIN_FILE}",
+        help=f"the project directory (default: the current one); its pin is DIR/{PIN_FILE}",
     )
     parser.add_argument(
         "--provider",
@@ -882,9 +736,11 @@ def _add_common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=_positive_seconds,
-        default=default(_DEFAULT_TIMEOUT),
-        help=f"HTTP timeout per request (default: {_DEFAULT_TIMEOUT:g})",
+        type=_timeout_seconds,
+        default=default(None),
+        # No number here: the adapters own the default and the maximum, and
+        # reading them would import httpx for `--help` too.
+        help="HTTP timeout per request, in seconds (default: the HTTP adapters' default)",
     )
 
 
@@ -892,9 +748,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with errors in the same one-line shape as every other failure."""
 
     def error(self, message: str) -> NoReturn:
-        # The message may quote the arguments: shown, never obeyed by the terminal.
+        # Raised, not exited: main() reports it like every other failure (one
+        # inert line, and the JSON failure document when --json was asked for).
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, _printable(f"{PROG}: error: {message}") + "\n")
+        raise _CliError(EXIT_USAGE, message)
 
 
 _EPILOG: Final = f"""\
@@ -906,7 +763,7 @@ environment:
   NO_COLOR              set to disable colours (colours are used only on a terminal)
 
 exit codes:
-""" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+""" + "\n".join(f"  {code:<3}  {meaning}" for code, meaning in EXIT_CODES.items())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -944,7 +801,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--json",
         action="store_true",
-        help='print {"status": <wire JSON or null>, "problems": [{"part", "message"}]}',
+        help=(
+            'print {"status": <wire JSON or null>, "problems": [{"part", "message"}]}; '
+            'when it exits non-zero, with "error": {"code", "message"} too'
+        ),
     )
     status.add_argument(
         "--require-funds",
@@ -958,7 +818,13 @@ def _parser() -> argparse.ArgumentParser:
         "List your teams as a picker would: credits left / total, tier, which one is "
         "pinned, which can be billed (FREE-tier teams cannot) and the suggested one (>).",
     )
-    teams.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    teams.add_argument(
+        "--json",
+        action="store_true",
+        help=(
+            'print the rows as a JSON list; when it exits non-zero, {"error": {"code", "message"}}'
+        ),
+    )
 
     pin = command(
         "pin",
@@ -1012,33 +878,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     environ = os.environ
-    console = _Console(
+    console = Console(
         out=sys.stdout,
         err=sys.stderr,
-        colour=_wants_colour(sys.stdout, environ),
+        colour=wants_colour(sys.stdout, environ),
         secret=environ.get(ENV_SESSION_KEY) or None,
+        prog=PROG,
     )
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help, --version and usage errors
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    json_command = _json_command(arguments)
     try:
         with _quiet_library_logs():
+            args = _parser().parse_args(arguments)
             # The demo brings its own API, session and project: settings meant
             # for the real service must not break it.
             settings = _settings(args, {} if args.command == "demo" else environ)
             return _COMMANDS[args.command](args, settings, console)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except _CliError as exc:
-        console.error(exc.message)
-        return exc.code
+        code, message = exc.code, exc.message
     except KeyboardInterrupt:
-        console.error("interrupted")
-        return 130
+        code, message = EXIT_INTERRUPTED, "interrupted"
     except BrokenPipeError:
         # The reader went away (`billing-core teams | head -1`): nothing left to say.
         _silence_stdout()
         return EXIT_UNEXPECTED
     except Exception as exc:
         # A bug, not an expected failure: still one line, and still no key.
-        console.error(f"unexpected {type(exc).__name__}: {exc} (please report this)")
-        return EXIT_UNEXPECTED
+        code = EXIT_UNEXPECTED
+        message = f"unexpected {type(exc).__name__}: {exc} (please report this)"
+    if json_command is not None and not console.printed_json:
+        # A reader of --json always gets a document, whatever went wrong.
+        console.print_json(_failure_wire(json_command, code=code, message=message))
+    console.error(message)
+    return code

@@ -19,20 +19,16 @@ trip of wall time, not one per endpoint.
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Literal, TypeAlias, TypeVar, cast
 
 from attrs import field, frozen
 
-from billing_core._labels import organization_label, shown
+from billing_core._threads import start as _start
 from billing_core.errors import (
     BillingAuthError,
     BillingError,
     BillingPayloadError,
-    InvalidPinError,
     NotAuthenticatedError,
 )
 from billing_core.models import (
@@ -41,7 +37,6 @@ from billing_core.models import (
     FreeBilling,
     FreeUserLimit,
     OrganizationTier,
-    PaidBilling,
     Problem,
     ProblemPart,
     RawUsage,
@@ -60,12 +55,25 @@ from billing_core.ports import (
 )
 from billing_core.resolution import (
     BYTEROVER_PROVIDER,
+    TeamChoice,
     build_status_billing,
+    build_status_without_tiers,
+    compute_team_preselection,
     join_usages_with_tiers,
+    paid_organization_ids,
+    team_choices,
 )
-from billing_core.teams import match_team, team_label
+from billing_core.teams import team_to_pin as _team_to_pin
 
-__all__ = ["apin_billing_team", "aresolve_billing", "pin_billing_team", "resolve_billing"]
+__all__ = [
+    "TeamPicker",
+    "alist_team_choices",
+    "apin_billing_team",
+    "aresolve_billing",
+    "list_team_choices",
+    "pin_billing_team",
+    "resolve_billing",
+]
 
 _T = TypeVar("_T")
 _I = TypeVar("_I")
@@ -167,6 +175,74 @@ async def apin_billing_team(
     """The async twin of :func:`pin_billing_team`; ``pins`` is written in a worker thread."""
     ports = _Ports(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
     return await _run_in_tasks(_pin_plan(session_key=session_key, query=query), ports)
+
+
+def _choices(rows: Iterable[TeamChoice]) -> tuple[TeamChoice, ...]:
+    return tuple(rows)
+
+
+def _problem_tuple(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    return tuple(problems)
+
+
+@frozen(kw_only=True)
+class TeamPicker:
+    """What a team picker shows (:func:`list_team_choices`).
+
+    ``rows``: one :class:`~billing_core.TeamChoice` per team, in the team
+    service's order, the pinned one marked. ``preselected_team_id``: the team
+    to highlight, from :func:`~billing_core.compute_team_preselection`
+    (``None``, or the id of a selectable row). ``problems``: what went wrong
+    reading the pin (part ``pins``); such a pin is shown as no pin.
+    """
+
+    rows: tuple[TeamChoice, ...] = field(converter=_choices)
+    preselected_team_id: str | None = None
+    problems: tuple[Problem, ...] = field(default=(), converter=_problem_tuple)
+
+
+def list_team_choices(
+    *,
+    session_key: str | None,
+    billing: BillingService,
+    teams: TeamService,
+    pins: PinStore,
+) -> TeamPicker:
+    """The rows of a team picker: every team, its credits and tier, which can be billed.
+
+    Needs a session (else :class:`~billing_core.NotAuthenticatedError`). The
+    teams, the usages and the pin are fetched concurrently, as in
+    :func:`resolve_billing`. A pin that cannot be read (a corrupt pin file, a
+    failing store) is reported in ``problems`` and shown as no pin; teams and
+    usages failures raise their typed errors
+    (:class:`~billing_core.BillingAuthError` first), as :func:`pin_billing_team`
+    does: without them there is nothing to pick from.
+
+    >>> from billing_core.testing import (
+    ...     DEFAULT_SESSION_KEY, InMemoryBillingService, InMemoryPinStore, InMemoryTeamService)
+    >>> from billing_core.testing.sample import sample_account
+    >>> picker = list_team_choices(
+    ...     session_key=DEFAULT_SESSION_KEY, billing=InMemoryBillingService(sample_account()),
+    ...     teams=InMemoryTeamService(sample_account()), pins=InMemoryPinStore())
+    >>> [(row.team.display_name, row.selectable, row.reason) for row in picker.rows]
+    [('Acme Corp', True, None), ('Side Project', False, 'free-tier')]
+    >>> picker.preselected_team_id == picker.rows[0].team.id
+    True
+    """
+    ports = _Ports(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
+    return _run_in_threads(_team_picker_plan(session_key=session_key), ports)
+
+
+async def alist_team_choices(
+    *,
+    session_key: str | None,
+    billing: AsyncBillingService,
+    teams: AsyncTeamService,
+    pins: PinStore,
+) -> TeamPicker:
+    """The async twin of :func:`list_team_choices`; ``pins`` is read in a worker thread."""
+    ports = _Ports(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
+    return await _run_in_tasks(_team_picker_plan(session_key=session_key), ports)
 
 
 # --- what a plan asks for and gets back ---------------------------------------------
@@ -315,41 +391,6 @@ async def _gather_in_tasks(thunks: Mapping[_Call, Callable[[], object]]) -> dict
     return outcomes
 
 
-# One pool for the whole process, made on first use: threads are reused across
-# resolves. A resolve takes at most three workers (the pin read runs in the
-# caller's thread), so ten resolves can be in flight before one waits.
-_MAX_WORKERS: Final = 32
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _shared_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_MAX_WORKERS, thread_name_prefix="billing-core")
-        return _pool
-
-
-def _forget_pool_in_child() -> None:
-    # A forked child inherits the pool's bookkeeping but not its threads:
-    # submitting to it would wait forever. The child makes its own.
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_in_child)
-
-
-def _start(thunk: Callable[[], object]) -> Callable[[], object]:
-    """Start ``thunk`` in the pool; returns how to wait for its result."""
-    try:
-        return _shared_pool().submit(thunk).result
-    except RuntimeError:  # the interpreter is shutting down: no new threads, run it here
-        return _attempt(thunk).unwrap
-
-
 # --- the resolve plan and its decisions ------------------------------------------------
 
 
@@ -435,25 +476,14 @@ def _decide_without_tiers(
     *,
     session_key: str,
 ) -> BillingResolution:
-    """Tiers unknown: only a pin among the usages can be shown, and without its tier.
-
-    Reading every organisation as FREE would be a lie: needs-pick and paid
-    users would be told they use free credits.
-    """
-    pinned = {u for u in raw_usages if pinned_team_id and u.organization_id == pinned_team_id}
-    if len(pinned) != 1:  # not among the usages (or listed twice, differently)
+    """Tiers unknown: only a pin among the usages can be shown, and without its tier
+    (see :func:`~billing_core.resolution.build_status_without_tiers`)."""
+    status = build_status_without_tiers(raw_usages=raw_usages, pinned_team_id=pinned_team_id)
+    if status is None:
         problem = _problem(
             "tiers", error, "cannot tell which teams are paid", session_key=session_key
         )
         return BillingResolution(status=None, problems=[*problems, problem])
-    (usage,) = pinned
-    status = PaidBilling(
-        organization_id=usage.organization_id,
-        organization_name=usage.organization_name or None,
-        remaining=usage.remaining,
-        total=usage.total_limit,
-        limit_exceeded=usage.limit_exceeded,
-    )
     problem = _problem(
         "tiers", error, "showing the pinned team without its tier", session_key=session_key
     )
@@ -550,26 +580,23 @@ def _values(outcomes: _Outcomes, calls: tuple[_Call, ...]) -> list[object]:
     return [outcomes[call].value for call in calls]
 
 
-def _team_to_pin(*, query: str, teams: tuple[Team, ...], usages: tuple[BillingUsage, ...]) -> Team:
-    """The team ``query`` names, if it can be billed; else a clear refusal."""
-    team = match_team(teams, query)
-    own = [u for u in usages if u.organization_id == team.id]
-    if any(u.is_paid for u in own):
-        return team
-    why = f"is on the {shown(own[0].tier)} tier" if own else "has no billing usage"
-    raise InvalidPinError(
-        f"team {team_label(team)} {why} and cannot be billed; {_paid_listing(teams, usages)}"
+# --- the team picker plan --------------------------------------------------------------
+
+
+def _team_picker_plan(*, session_key: str | None) -> _Plan[TeamPicker]:
+    if not session_key:
+        raise NotAuthenticatedError("not signed in: sign in to list your teams")
+    fetched = yield (_READ_PIN, _TEAMS, _USAGES)
+    teams, usages = _values(fetched, (_TEAMS, _USAGES))
+    team_list = _items(teams, Team, "teams")
+    usage_list = _items(usages, BillingUsage, "usages")
+    pinned_team_id, problems = _pin_of(fetched[_READ_PIN], session_key=session_key)
+    return TeamPicker(
+        rows=team_choices(teams=team_list, usages=usage_list, pinned_team_id=pinned_team_id),
+        preselected_team_id=compute_team_preselection(
+            teams=team_list,
+            paid_organization_ids=paid_organization_ids(usage_list),
+            pinned_team_id=pinned_team_id,
+        ),
+        problems=problems,
     )
-
-
-def _paid_listing(teams: tuple[Team, ...], usages: tuple[BillingUsage, ...]) -> str:
-    names_by_id = {team.id: team_label(team) for team in teams}
-    names = {
-        names_by_id.get(u.organization_id)
-        or organization_label(u.organization_id, u.organization_name)
-        for u in usages
-        if u.is_paid
-    }
-    if not names:
-        return "you have no paid team"
-    return "paid teams: " + ", ".join(sorted(names, key=lambda name: (name.casefold(), name)))

@@ -19,7 +19,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import billing_core as bc
@@ -47,20 +47,41 @@ def gated_call(prompt: str, *, project: Path, base_url: str, session_key: str) -
             print("error: billing is unavailable; not calling the model", file=sys.stderr)
             return EXIT_UNAVAILABLE
         print(bc.format_billing_line(status))
-        # The usages only improve the advice (which other teams still have
-        # credits), so they are fetched only when the guard is about to refuse.
-        refusing = bc.is_billing_exhausted(status) or isinstance(status, bc.InvalidPinBilling)
-        usages = billing.get_usages(session_key) if refusing else ()
-    try:
-        bc.ensure_billing_funds(status, usages=usages)
-    except bc.InsufficientCreditsError as exc:
-        print(f"refused: out of credits: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except bc.InvalidPinError as exc:
-        print(f"refused: invalid billing pin: {exc}", file=sys.stderr)
+        refusal = funds_refusal(status, lambda: billing.get_usages(session_key))
+    if refusal is not None:
+        print(f"refused: {refusal}", file=sys.stderr)
         return EXIT_REFUSED
     print(pretend_llm_call(prompt))
     return 0
+
+
+def funds_refusal(
+    status: bc.StatusBilling, fetch_usages: Callable[[], Sequence[bc.BillingUsage]]
+) -> str | None:
+    """Why the payer cannot pay for the next request, or ``None`` when it can.
+
+    The funds guard decides on the status alone; the usages only word a
+    refusal (which other paid teams still have credits). So they are fetched
+    on the refusal path only, a second request that a payer with credits never
+    waits for. ``billing-core status --require-funds`` takes the same two steps.
+    """
+    if _refusal(status, usages=()) is None:
+        return None
+    try:
+        usages = fetch_usages()
+    except bc.BillingError:  # the advice is a bonus: the refusal stands without it
+        usages = ()
+    return _refusal(status, usages=usages)
+
+
+def _refusal(status: bc.StatusBilling, *, usages: Sequence[bc.BillingUsage]) -> str | None:
+    try:
+        bc.ensure_billing_funds(status, usages=usages)
+    except bc.InsufficientCreditsError as exc:
+        return f"out of credits: {exc}"
+    except bc.InvalidPinError as exc:
+        return f"invalid billing pin: {exc}"
+    return None
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ exercises the same code without paying a process start-up each.
 
 from __future__ import annotations
 
+import doctest
 import io
 import json
 import os
@@ -20,7 +21,8 @@ from typing import Protocol
 import attrs
 import pytest
 
-from billing_core import cli
+import billing_core.service
+from billing_core import _terminal, cli
 from billing_core.models import BillingUsage, Team
 from billing_core.testing import Account, FakeBillingApi
 from billing_core.testing.sample import ACME_TEAM_ID, SIDE_PROJECT_TEAM_ID, sample_account
@@ -308,6 +310,14 @@ def test_script_without_base_url_is_bad_usage(run_script: RunScript) -> None:
     result = run_script("status", env_overrides={"BRV_BILLING_BASE_URL": None})
     assert result.code == cli.EXIT_USAGE
     assert "BRV_BILLING_BASE_URL is not set" in result.error_line()
+
+
+def test_script_json_failures_are_documents(run_script: RunScript) -> None:
+    for command in ("status", "teams"):
+        result = run_script(command, "--json", env_overrides={"BRV_BILLING_BASE_URL": None})
+        assert result.code == cli.EXIT_USAGE
+        message = result.error_line().removeprefix("billing-core: error: ")
+        assert json.loads(result.out)["error"] == {"code": cli.EXIT_USAGE, "message": message}
 
 
 def test_script_upstream_down(run_script: RunScript, dead_url: str) -> None:
@@ -693,7 +703,7 @@ def test_unexpected_errors_are_one_line_without_the_key(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"boom with {SESSION_KEY}")
 
-    monkeypatch.setattr(cli, "team_choices", explode)
+    monkeypatch.setattr(billing_core.service, "list_team_choices", explode)
     result = run("teams")  # assert_clean: no key, no traceback
     assert result.code == cli.EXIT_UNEXPECTED
     assert "unexpected RuntimeError: boom with ***" in result.error_line()
@@ -838,7 +848,11 @@ def _assert_inert(result: Result) -> None:
     ],
 )
 def test_printable_shows_what_a_terminal_would_obey_as_escapes(text: str, shown: str) -> None:
-    assert cli._printable(text) == shown
+    assert _terminal.printable(text) == shown
+
+
+def test_terminal_doctests() -> None:
+    assert doctest.testmod(_terminal).failed == 0
 
 
 def _hostile_account() -> Account:
@@ -969,7 +983,7 @@ def test_unexpected_errors_are_one_inert_line(run: Run, monkeypatch: pytest.Monk
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom\x1b[2J\nBilling: Personal free credits")
 
-    monkeypatch.setattr(cli, "team_choices", explode)
+    monkeypatch.setattr(billing_core.service, "list_team_choices", explode)
     result = run("teams")
     assert result.code == cli.EXIT_UNEXPECTED
     _assert_inert(result)
@@ -1009,3 +1023,293 @@ def test_a_removed_current_directory_is_bad_usage(
     assert result.code == cli.EXIT_USAGE
     assert "cannot use the current directory" in result.error_line()
     assert "--project DIR" in result.error_line()
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "kept"),
+    [
+        ('{"billing": {"pinnedTeamId": 5}, "other": 1}', {"other": 1}),
+        ("{not json", {}),
+        ('{"billing": []}', {}),
+    ],
+)
+def test_clearing_an_unreadable_pin_names_the_backup(
+    run: Run, project: Path, corrupt: str, kept: dict[str, object]
+) -> None:
+    _pin_file(project).parent.mkdir()
+    _pin_file(project).write_text(corrupt)
+    result = run("pin", "--clear")
+    assert result.code == 0
+    (backup,) = _pin_file(project).parent.glob("brv-provider.json.corrupt-*")
+    assert backup.read_text() == corrupt
+    assert result.out == (
+        f"Cleared an unreadable pin (old content kept in {backup}) in {_pin_file(project)}.\n"
+    )
+    assert result.err == ""
+    assert json.loads(_pin_file(project).read_text()) == kept
+
+
+# --- --json: a document on stdout, whatever the exit code ---------------------------
+
+
+class _Scene(Protocol):
+    def __call__(self, api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch) -> None: ...
+
+
+def _fine(api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    pass
+
+
+def _explode(name: str, error: BaseException) -> _Scene:
+    def scene(api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch) -> None:
+        def explode(**arguments: object) -> None:
+            raise error
+
+        monkeypatch.setattr(billing_core.service, name, explode)
+
+    return scene
+
+
+def _env_scene(name: str, value: str | None) -> _Scene:
+    def scene(api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch) -> None:
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
+
+    return scene
+
+
+def _exhausted(api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.account = sample_account(acme_remaining=0)
+
+
+def _down(part: str) -> _Scene:
+    def scene(api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch) -> None:
+        api.fail(part, status=500)  # type: ignore[arg-type]
+
+    return scene
+
+
+_SETTINGS_FAILURES = [
+    pytest.param(_env_scene("BRV_BILLING_BASE_URL", None), [], id="no-base-url"),
+    pytest.param(_env_scene("BRV_BILLING_BASE_URL", _REFUSED_BASE_URL), [], id="remote-http"),
+    pytest.param(_env_scene("BRV_SESSION_KEY", SESSION_KEY + "\r\nX: 1"), [], id="bad-key"),
+    pytest.param(_fine, ["--project", "missing-dir"], id="bad-project"),
+    pytest.param(_fine, ["--timeout", "0"], id="bad-timeout"),
+    pytest.param(_fine, ["--bogus"], id="unknown-argument"),
+]
+_SIGNED_OUT = [
+    pytest.param(_env_scene("BRV_SESSION_KEY", None), [], id="signed-out"),
+    pytest.param(_env_scene("BRV_SESSION_KEY", "sk-expired"), [], id="refused"),
+]
+
+
+def _run_json(
+    run: Run, api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch, scene: _Scene, argv: list[str]
+) -> tuple[Result, object]:
+    scene(api, monkeypatch)
+    result = run(*argv)
+    body = json.loads(result.out)  # whatever happened, stdout is one JSON document
+    if result.code != cli.EXIT_OK:
+        prefix = "billing-core: error: "
+        message = result.error_line().removeprefix(prefix)
+        assert isinstance(body, dict)
+        assert body["error"] == {"code": result.code, "message": message}
+    return result, body
+
+
+@pytest.mark.parametrize(
+    ("scene", "extra", "code"),
+    [
+        pytest.param(_fine, [], cli.EXIT_OK, id="ok"),
+        pytest.param(_explode("resolve_billing", RuntimeError("boom")), [], cli.EXIT_UNEXPECTED),
+        *[pytest.param(*p.values, cli.EXIT_USAGE, id=p.id) for p in _SETTINGS_FAILURES],
+        pytest.param(_exhausted, ["--require-funds"], cli.EXIT_NO_FUNDS, id="no-funds"),
+        *[pytest.param(*p.values, cli.EXIT_NOT_SIGNED_IN, id=p.id) for p in _SIGNED_OUT],
+        pytest.param(_down("usages"), [], cli.EXIT_UNAVAILABLE, id="usages-down"),
+        pytest.param(
+            _explode("resolve_billing", KeyboardInterrupt()), [], cli.EXIT_INTERRUPTED, id="ctrl-c"
+        ),
+    ],
+)
+def test_status_json_is_a_document_for_every_exit_code(
+    run: Run,
+    api: FakeBillingApi,
+    monkeypatch: pytest.MonkeyPatch,
+    scene: _Scene,
+    extra: list[str],
+    code: int,
+) -> None:
+    result, body = _run_json(run, api, monkeypatch, scene, ["status", "--json", *extra])
+    assert result.code == code
+    assert isinstance(body, dict)
+    assert set(body) == ({"status", "problems"} if code == 0 else {"status", "problems", "error"})
+    assert isinstance(body["problems"], list)
+    # A status is shown whenever one was resolved, even if it cannot pay.
+    assert (body["status"] is not None) == (code in (cli.EXIT_OK, cli.EXIT_NO_FUNDS))
+
+
+@pytest.mark.parametrize(
+    ("scene", "extra", "code"),
+    [
+        pytest.param(_fine, [], cli.EXIT_OK, id="ok"),
+        pytest.param(
+            _explode("list_team_choices", RuntimeError("boom")), [], cli.EXIT_UNEXPECTED, id="bug"
+        ),
+        *[pytest.param(*p.values, cli.EXIT_USAGE, id=p.id) for p in _SETTINGS_FAILURES],
+        *[pytest.param(*p.values, cli.EXIT_NOT_SIGNED_IN, id=p.id) for p in _SIGNED_OUT],
+        pytest.param(_down("teams"), [], cli.EXIT_UNAVAILABLE, id="teams-down"),
+        pytest.param(
+            _explode("list_team_choices", KeyboardInterrupt()),
+            [],
+            cli.EXIT_INTERRUPTED,
+            id="ctrl-c",
+        ),
+    ],
+)
+def test_teams_json_is_a_document_for_every_exit_code(
+    run: Run,
+    api: FakeBillingApi,
+    monkeypatch: pytest.MonkeyPatch,
+    scene: _Scene,
+    extra: list[str],
+    code: int,
+) -> None:
+    result, body = _run_json(run, api, monkeypatch, scene, ["teams", "--json", *extra])
+    assert result.code == code
+    if code == cli.EXIT_OK:
+        assert isinstance(body, list)  # the rows, as ever
+        assert len(body) == 2
+    else:
+        assert isinstance(body, dict)
+        assert set(body) == {"error"}
+
+
+def test_json_failure_before_the_command_name(run: Run) -> None:
+    # Options given before the command, an abbreviated --json, a bad value:
+    # the document is still the command's.
+    result = run("--timeout", "-1", "status", "--js")
+    assert result.code == cli.EXIT_USAGE
+    body = json.loads(result.out)
+    assert (body["status"], body["problems"], body["error"]["code"]) == (None, [], 2)
+    assert "--timeout" in body["error"]["message"]
+    named_status = run("--project", "status", "teams", "--json")  # a directory named status
+    assert set(json.loads(named_status.out)) == {"error"}
+
+
+@pytest.mark.parametrize("argv", [["status"], ["teams"], ["pin", "acme"], ["status", "--bogus"]])
+def test_without_json_a_failure_prints_nothing_on_stdout(
+    run: Run, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.delenv("BRV_BILLING_BASE_URL")
+    result = run(*argv)
+    assert result.code == cli.EXIT_USAGE
+    assert result.out == ""
+
+
+def test_json_failure_documents_hide_the_session_key(
+    run: Run, api: FakeBillingApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _explode("list_team_choices", RuntimeError(f"boom with {SESSION_KEY}"))(api, monkeypatch)
+    result = run("teams", "--json")  # assert_clean: no key anywhere
+    message = json.loads(result.out)["error"]["message"]
+    assert message == "unexpected RuntimeError: boom with *** (please report this)"
+
+
+# --- --require-funds asks for the usages again only to word a refusal -----------------
+
+
+def test_require_funds_makes_no_extra_request_when_the_payer_can_pay(
+    api: FakeBillingApi, run: Run
+) -> None:
+    before = api.request_count
+    assert run("status").code == 0
+    plain = api.request_count - before
+    before = api.request_count
+    assert run("status", "--require-funds").code == 0
+    assert api.request_count - before == plain
+
+
+def test_require_funds_fetches_the_usages_to_word_a_refusal(api: FakeBillingApi, run: Run) -> None:
+    api.account = sample_account(acme_remaining=0)
+    before = api.request_count
+    run("status")
+    plain = api.request_count - before
+    before = api.request_count
+    assert run("status", "--require-funds").code == cli.EXIT_NO_FUNDS
+    assert api.request_count - before == plain + 2  # the usages: raw usages and tiers
+
+
+def test_require_funds_refuses_even_if_the_usages_cannot_be_fetched_again(
+    api: FakeBillingApi, run: Run
+) -> None:
+    api.account = sample_account(acme_remaining=0)
+    api.fail("usages", latency=0, times=1)  # a normal answer, for the resolve
+    api.fail("usages", status=500)  # then down
+    result = run("status", "--require-funds")
+    assert result.code == cli.EXIT_NO_FUNDS
+    assert result.out == "Billing: Acme Corp (0 credits, PRO)\n"
+    assert "Acme Corp has no credits left" in result.error_line()
+
+
+# --- --timeout, exit codes, and what --help costs ------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1e9", "inf", "nan", "-1", "0", "soon"])
+def test_a_timeout_the_adapters_refuse_is_bad_usage_at_once(run: Run, value: str) -> None:
+    result = run("status", "--timeout", value)
+    assert result.code == cli.EXIT_USAGE
+    assert "argument --timeout:" in result.error_line()
+    assert "seconds" in result.error_line()
+
+
+def test_the_timeout_limit_is_the_adapters(run: Run) -> None:
+    from billing_core.adapters.http import MAX_TIMEOUT
+
+    assert run("status", "--timeout", f"{MAX_TIMEOUT:g}").code == cli.EXIT_OK
+    over = run("status", "--timeout", f"{MAX_TIMEOUT * 2:g}")
+    assert over.code == cli.EXIT_USAGE
+    assert f"up to {MAX_TIMEOUT:g}" in over.error_line()
+
+
+def test_the_default_timeout_is_the_adapters() -> None:
+    from billing_core.adapters.http import DEFAULT_TIMEOUT
+
+    args = cli._parser().parse_args(["status"])
+    settings = cli._settings(args, {"BRV_BILLING_BASE_URL": "https://billing.example.com"})
+    assert settings.http_timeout() == DEFAULT_TIMEOUT
+    args = cli._parser().parse_args(["--timeout", "2.5", "status"])
+    assert cli._settings(args, {}).http_timeout() == 2.5
+
+
+def test_help_lists_every_exit_code_and_imports_no_httpx() -> None:
+    code = (
+        "import contextlib, io, sys\n"
+        "from billing_core.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    assert main(['--help']) == 0\n"
+        "    assert main(['status', '--help']) == 0\n"
+        "assert 'httpx' not in sys.modules, 'billing-core --help imported httpx'\n"
+        "print(out.getvalue())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for exit_code, meaning in cli.EXIT_CODES.items():
+        assert f"  {exit_code:<3}  {meaning}" in lines
+    assert "--timeout SECONDS" in done.stdout
+
+
+def test_readme_documents_the_options_exit_codes_and_json_shapes() -> None:
+    from billing_core.adapters.http import DEFAULT_TIMEOUT, MAX_TIMEOUT
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    for exit_code in cli.EXIT_CODES:
+        assert f"\n| {exit_code} |" in section
+    assert f"`--timeout SECONDS` bounds each HTTP request (default {DEFAULT_TIMEOUT:g}," in section
+    assert f"`MAX_TIMEOUT`, {MAX_TIMEOUT:g}, is" in section
+    assert '"error": {"code", "message"}' in section

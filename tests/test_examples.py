@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from billing_core import (
+    BillingApiError,
+    BillingUsage,
+    InsufficientCreditsError,
+    InvalidPinError,
+    StatusBilling,
+    ensure_billing_funds,
+)
+from billing_core.cli import _funds_refusal
+from billing_core.testing.strategies import billing_usages, status_billings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -81,3 +97,49 @@ def test_downstream_property_test_passes() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def _import_example(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GATE = _import_example("gate_llm_call")
+
+
+class _Fetch:
+    """The usages fetch of a refusal: counts itself, and may fail like upstream."""
+
+    def __init__(self, usages: Sequence[BillingUsage], *, fails: bool) -> None:
+        self.usages, self.fails, self.calls = usages, fails, 0
+
+    def __call__(self) -> Sequence[BillingUsage]:
+        self.calls += 1
+        if self.fails:
+            raise BillingApiError("down", endpoint="/billing/usages", status_code=503)
+        return self.usages
+
+
+@settings(max_examples=200)
+@given(status=status_billings(), usages=st.lists(billing_usages(), max_size=4))
+def test_the_example_gates_as_the_cli_does(
+    status: StatusBilling, usages: list[BillingUsage]
+) -> None:
+    """One rule: refused iff the guard refuses the status; usages fetched only then."""
+    refuses = False
+    try:
+        ensure_billing_funds(status)
+    except (InsufficientCreditsError, InvalidPinError):
+        refuses = True
+    example_fetch, cli_fetch = _Fetch(usages, fails=False), _Fetch(usages, fails=False)
+    example = GATE.funds_refusal(status, example_fetch)
+    cli = _funds_refusal(status, cli_fetch)
+    assert (example is not None, cli is not None) == (refuses, refuses)
+    assert example_fetch.calls == cli_fetch.calls == int(refuses)
+    if example is not None and cli is not None:
+        assert example.endswith(cli)  # the example adds "out of credits: " and the like
+        assert GATE.funds_refusal(status, _Fetch(usages, fails=True)) is not None
