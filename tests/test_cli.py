@@ -7,7 +7,6 @@ exercises the same code without paying a process start-up each.
 
 from __future__ import annotations
 
-import doctest
 import io
 import json
 import os
@@ -849,10 +848,6 @@ def _assert_inert(result: Result) -> None:
 )
 def test_printable_shows_what_a_terminal_would_obey_as_escapes(text: str, shown: str) -> None:
     assert _terminal.printable(text) == shown
-
-
-def test_terminal_doctests() -> None:
-    assert doctest.testmod(_terminal).failed == 0
 
 
 def _hostile_account() -> Account:

@@ -6,7 +6,6 @@ of the HTTP adapters that are tested against it.
 
 from __future__ import annotations
 
-import doctest
 import socket
 import threading
 import time
@@ -16,7 +15,6 @@ import httpx
 import pytest
 from _billing_samples import team, three_team_account, usage
 
-import billing_core.testing.fake_api
 from billing_core import (
     FreeUserLimit,
     FreeUserLimitWindow,
@@ -35,10 +33,6 @@ def _get(
     if client is None:
         return httpx.get(api.base_url + path, headers=headers, params=params, timeout=5)
     return client.get(api.base_url + path, headers=headers, params=params, timeout=5)
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(billing_core.testing.fake_api).failed == 0
 
 
 def test_billing_endpoints_serve_the_account_in_wire_format(fake_api: FakeBillingApi) -> None:

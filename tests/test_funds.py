@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import unicodedata
 
 import attrs
@@ -10,7 +9,6 @@ from _billing_samples import usage
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import billing_core.funds
 from billing_core import (
     BillingError,
     BillingUsage,
@@ -47,10 +45,6 @@ def raised(
     except BillingError as error:
         return error
     return None
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(billing_core.funds).failed == 0
 
 
 # --- laws -------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -15,9 +14,6 @@ import pytest
 from _billing_samples import team, three_team_account
 from hypothesis import HealthCheck, given, settings
 
-import billing_core._endpoints
-import billing_core._json
-import billing_core.adapters._http_config
 import billing_core.adapters._http_get as http_get
 import billing_core.adapters._team_pages as team_pages
 import billing_core.adapters.http as http_adapter
@@ -83,19 +79,6 @@ def async_list_teams(api: FakeBillingApi, **options: Any) -> tuple[Team, ...]:
 
     result: tuple[Team, ...] = run(go())
     return result
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        http_adapter,
-        billing_core.adapters._http_config,
-        billing_core._json,
-        billing_core._endpoints,
-    ],
-)
-def test_doctests(module: Any) -> None:
-    assert doctest.testmod(module).failed == 0
 
 
 # --- every endpoint, sync and async ------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import unquote, urlsplit
@@ -12,8 +11,6 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import billing_core._labels
-import billing_core.presentation
 from billing_core import (
     BillingUsage,
     FreeBilling,
@@ -48,11 +45,6 @@ def shown(text: str) -> str:
 def shows_safely(text: str) -> bool:
     """No control or format character a terminal would act on, no line break."""
     return text == shown(text) and len(text.splitlines()) == 1
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(billing_core.presentation).failed == 0
-    assert doctest.testmod(billing_core._labels).failed == 0
 
 
 @given(st.characters())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 from random import Random
 
 import attrs
@@ -11,7 +10,6 @@ from _billing_samples import team, usage, window
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import billing_core.resolution
 from billing_core import (
     BillingPayloadError,
     BillingUsage,
@@ -97,10 +95,6 @@ def status_of(account: Account, **overrides: object) -> object:
 
 def paid_ids(account: Account) -> set[str]:
     return {u.organization_id for u in account.usages if u.is_paid}
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(billing_core.resolution).failed == 0
 
 
 # --- build_status_billing: laws ------------------------------------------------

@@ -8,7 +8,6 @@ where the HTTP adapters talk to the loopback FakeBillingApi.
 from __future__ import annotations
 
 import asyncio
-import doctest
 import os
 import threading
 from collections.abc import Callable
@@ -22,7 +21,6 @@ from attrs import frozen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import billing_core.service
 from billing_core import (
     AmbiguousTeamError,
     AsyncHttpBillingService,
@@ -143,11 +141,6 @@ def flavor(request: pytest.FixtureRequest) -> Flavor:
 
 def _parts(resolution: BillingResolution) -> list[str]:
     return [problem.part for problem in resolution.problems]
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(billing_core.service).failed == 0
-    assert doctest.testmod(billing_core.adapters.memory).failed == 0
 
 
 # --- who is asked, and when ---------------------------------------------------------

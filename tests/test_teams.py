@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import unicodedata
 from collections.abc import Callable
 
@@ -12,7 +11,6 @@ from _billing_samples import team, usage
 from hypothesis import given
 from hypothesis import strategies as st
 
-import billing_core.teams
 from billing_core import (
     AmbiguousTeamError,
     BillingUsage,
@@ -28,10 +26,6 @@ from billing_core.testing.strategies import teams as team_strategy
 ACME = team("org-1", name="acme", display="Acme Corp", slug="acme-corp")
 BETA = team("org-2", name="beta", display="Beta", slug="b")
 CLASH = team("acme-corp", name="clash", display="Clash", slug="clash")
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(billing_core.teams).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +23,6 @@ def small_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadPoolExecutor]:
     monkeypatch.setattr(threads, "_pool", pool)
     yield pool
     pool.shutdown(wait=False, cancel_futures=True)
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(threads).failed == 0
 
 
 def test_a_result_and_an_error_come_back_to_the_waiter() -> None:
