@@ -7,7 +7,12 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
+
 from billing_core import BillingUsage
+from billing_core._endpoints import PATHS
+from billing_core._session import SESSION_HEADER
+from billing_core.testing import FakeBillingApi
 
 
 def best_of(*runs: Callable[[], object], repeats: int) -> list[float]:
@@ -74,3 +79,10 @@ def paid_usage(
         limit_exceeded=False,
         tier=tier,
     )
+
+
+def one_get_seconds(api: FakeBillingApi, *, runs: int) -> float:
+    """Median time of one plain keep-alive GET of the usages: the round-trip baseline."""
+    with httpx.Client(headers={SESSION_HEADER: api.session_key}) as client:
+        url = api.base_url + PATHS["usages"]
+        return median_seconds(lambda: client.get(url).raise_for_status(), runs=runs)

@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-import httpx
-from _common import median_seconds, paid_usage
+from _common import median_seconds, one_get_seconds, paid_usage
 
 from billing_core import FreeUserLimit, FreeUserLimitWindow, HttpBillingService
 from billing_core.testing import Account, FakeBillingApi
@@ -36,10 +35,7 @@ def measure(*, runs: int = 9) -> dict[str, float]:
     """Ratios and counts of the HTTP adapters against a fake API with 80 ms latency."""
     with FakeBillingApi(_account(), latency=LATENCY_S) as api:
         key = api.session_key
-        headers = {"x-byterover-session-id": key}
-        with httpx.Client(headers=headers) as client:
-            url = api.base_url + "/billing/usages"
-            one_get_s = median_seconds(lambda: client.get(url).raise_for_status(), runs=runs)
+        one_get_s = one_get_seconds(api, runs=runs)
         with HttpBillingService(api.base_url) as billing:
             get_usages_s = median_seconds(lambda: billing.get_usages(key), runs=runs)
 

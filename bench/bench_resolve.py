@@ -17,8 +17,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-import httpx
-from _common import amedian_seconds, median_seconds, paid_usage
+from _common import amedian_seconds, median_seconds, one_get_seconds, paid_usage
 
 from billing_core import (
     AsyncHttpBillingService,
@@ -53,13 +52,6 @@ def _checked(resolution: BillingResolution) -> BillingResolution:
     if resolution.status is None or resolution.problems:
         raise RuntimeError(f"the benchmark resolve went wrong: {resolution}")
     return resolution
-
-
-def _one_get_seconds(api: FakeBillingApi, *, runs: int) -> float:
-    headers = {"x-byterover-session-id": api.session_key}
-    with httpx.Client(headers=headers) as client:
-        url = api.base_url + "/billing/usages"
-        return median_seconds(lambda: client.get(url).raise_for_status(), runs=runs)
 
 
 def _sync_figures(api: FakeBillingApi, pins: FilePinStore, *, runs: int) -> tuple[float, int]:
@@ -111,7 +103,7 @@ def measure(*, runs: int = 7) -> dict[str, float]:
         pins = FilePinStore(Path(project) / ".brv")
         for name, account in _accounts().items():
             with FakeBillingApi(account, latency=LATENCY_S) as api:
-                one_get_s = _one_get_seconds(api, runs=runs)
+                one_get_s = one_get_seconds(api, runs=runs)
                 sync_s, sync_connections = _sync_figures(api, pins, runs=runs)
                 async_s, async_connections = asyncio.run(_async_figures(api, pins, runs=runs))
             figures[f"resolve_{name}_sync_vs_one_get"] = sync_s / one_get_s

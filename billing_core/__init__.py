@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     from billing_core.resolution import (
         TeamChoice,
         build_status_billing,
+        build_status_without_tiers,
         compute_team_preselection,
         has_paid_team,
         join_usages_with_tiers,
@@ -101,7 +102,7 @@ if TYPE_CHECKING:
         pin_billing_team,
         resolve_billing,
     )
-    from billing_core.teams import match_team, team_label
+    from billing_core.teams import match_team, team_label, team_to_pin
     from billing_core.wire import from_wire, to_wire
 
 __version__ = "0.1.0"
@@ -134,6 +135,7 @@ _LAZY: dict[str, str] = {
         (
             "TeamChoice",
             "build_status_billing",
+            "build_status_without_tiers",
             "compute_team_preselection",
             "has_paid_team",
             "join_usages_with_tiers",
@@ -155,7 +157,7 @@ _LAZY: dict[str, str] = {
         "billing_core.presentation",
     ),
     **dict.fromkeys(("ensure_billing_funds", "is_billing_exhausted"), "billing_core.funds"),
-    **dict.fromkeys(("match_team", "team_label"), "billing_core.teams"),
+    **dict.fromkeys(("match_team", "team_label", "team_to_pin"), "billing_core.teams"),
     **dict.fromkeys(
         (
             "AsyncBillingService",
@@ -256,6 +258,7 @@ __all__ = [
     "aresolve_billing",
     "billing_tone",
     "build_status_billing",
+    "build_status_without_tiers",
     "build_top_up_url",
     "compute_team_preselection",
     "ensure_billing_funds",
@@ -274,6 +277,7 @@ __all__ = [
     "resolve_billing_team_id",
     "team_choices",
     "team_label",
+    "team_to_pin",
     "to_wire",
     "usage_tone",
 ]

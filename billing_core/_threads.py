@@ -19,10 +19,11 @@ instead of at once; they never hang.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Final, Generic, TypeVar
 
 __all__ = ["MAX_WORKERS", "Pending", "start"]
@@ -38,43 +39,62 @@ _pool_lock = threading.Lock()
 
 
 class Pending(Generic[_T]):
-    """A call started by :func:`start`: call it (once) for the result, or :meth:`abandon` it."""
+    """A call started by :func:`start`: call it for the result, or :meth:`abandon` it.
 
-    __slots__ = ("_future", "_thunk")
+    The call runs exactly once, in whichever thread claims it first: a pool
+    worker, or the thread that waits for it. Waiting again returns the same
+    outcome.
+    """
 
-    def __init__(self, thunk: Callable[[], _T], future: Future[_T] | None) -> None:
+    __slots__ = ("_claim", "_outcome", "_thunk")
+
+    def __init__(self, thunk: Callable[[], _T]) -> None:
         self._thunk = thunk
-        self._future = future  # None: no thread could start it; it runs when waited for
+        self._claim = threading.Lock()  # whoever acquires it runs the call
+        self._outcome: Future[_T] = Future()
 
     def __call__(self) -> _T:
         """Wait for the result (or raise the call's exception).
 
         A call that no worker has started yet runs in the waiting thread.
         """
-        if self._future is None or self._future.cancel():
-            return self._thunk()
-        return self._future.result()
+        self.run_if_unclaimed()
+        return self._outcome.result()
 
     def abandon(self) -> None:
         """The result is not needed: drop the call if it has not started, else let it end.
 
         Returns once no thread runs it any more (its outcome is discarded).
         """
-        if self._future is not None and not self._future.cancel():
-            self._future.exception()  # waits; the outcome is not ours to report
+        if self._claim.acquire(blocking=False):
+            self._outcome.cancel()
+        else:
+            with contextlib.suppress(CancelledError):
+                self._outcome.exception()  # waits; the outcome is not ours to report
+
+    def run_if_unclaimed(self) -> None:
+        """Run the call here unless another thread already has (or is running it)."""
+        if not self._claim.acquire(blocking=False):
+            return
+        try:
+            result = self._thunk()
+        except BaseException as error:  # handed to the waiter, who re-raises it
+            self._outcome.set_exception(error)
+        else:
+            self._outcome.set_result(result)
 
 
 def start(thunk: Callable[[], _T]) -> Pending[_T]:
     """Start ``thunk`` in the shared pool; the returned :class:`Pending` waits for it.
 
-    At interpreter shutdown (no new threads) the call runs in the waiting
-    thread, when waited for.
+    When no thread can be started (interpreter shutdown, a thread limit) the
+    call runs in the waiting thread, when waited for; a work item that was
+    queued all the same finds the call claimed and does nothing.
     """
-    try:
-        future = _shared_pool().submit(thunk)
-    except RuntimeError:  # the interpreter is shutting down: no new threads
-        return Pending(thunk, None)
-    return Pending(thunk, future)
+    pending = Pending(thunk)
+    with contextlib.suppress(RuntimeError):
+        _shared_pool().submit(pending.run_if_unclaimed)
+    return pending
 
 
 def _shared_pool() -> ThreadPoolExecutor:

@@ -1,4 +1,5 @@
-"""The imperative shell: resolve who pays, and pin a team, over the ports.
+"""The imperative shell: resolve who pays, list the teams a picker shows, and pin
+a team, over the ports.
 
 Each use case is written once, as a *plan*: a generator that yields the port
 calls it needs (all at once when they do not depend on each other), receives
@@ -105,8 +106,9 @@ def resolve_billing(
       ``prefetch_free_limit=False`` the free credits are fetched only when the
       answer shows them (free or needs-pick): one request fewer for paid
       users, a second round trip for the others. The answer is the same
-      either way. The calls run in a process-wide pool of worker threads
-      (the pin read in the calling thread).
+      either way. The calls run at once in a process-wide pool of worker
+      threads; a call that no worker has picked up by the time its result
+      is needed runs in the calling thread (the pin read always does).
 
     Degradation: usages fail: ``status=None``; tiers fail: the pinned team
     without its tier when the pin is among the usages, else ``status=None``;
@@ -177,14 +179,6 @@ async def apin_billing_team(
     return await _run_in_tasks(_pin_plan(session_key=session_key, query=query), ports)
 
 
-def _choices(rows: Iterable[TeamChoice]) -> tuple[TeamChoice, ...]:
-    return tuple(rows)
-
-
-def _problem_tuple(problems: Iterable[Problem]) -> tuple[Problem, ...]:
-    return tuple(problems)
-
-
 @frozen(kw_only=True)
 class TeamPicker:
     """What a team picker shows (:func:`list_team_choices`).
@@ -196,9 +190,9 @@ class TeamPicker:
     reading the pin (part ``pins``); such a pin is shown as no pin.
     """
 
-    rows: tuple[TeamChoice, ...] = field(converter=_choices)
+    rows: tuple[TeamChoice, ...] = field(converter=tuple[TeamChoice, ...])
     preselected_team_id: str | None = None
-    problems: tuple[Problem, ...] = field(default=(), converter=_problem_tuple)
+    problems: tuple[Problem, ...] = field(default=(), converter=tuple[Problem, ...])
 
 
 def list_team_choices(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -37,8 +37,46 @@ def test_a_result_and_an_error_come_back_to_the_waiter() -> None:
 
 
 def test_the_call_runs_in_a_worker_when_one_is_free(small_pool: ThreadPoolExecutor) -> None:
-    pending = threads.start(threading.current_thread)
+    started = threading.Event()
+
+    def where() -> threading.Thread:
+        started.set()
+        return threading.current_thread()
+
+    pending = threads.start(where)
+    assert started.wait(10)  # a free worker picked it up without anyone waiting
     assert pending() is not threading.current_thread()
+
+
+def test_waiting_twice_runs_the_call_once() -> None:
+    calls: list[int] = []
+    pending = threads.start(lambda: calls.append(1) or len(calls))
+    assert pending() == pending() == 1
+    assert calls == [1]
+
+
+class _RefusingPool:
+    """Queues the work item, then fails to start a thread (as a thread limit does)."""
+
+    def __init__(self) -> None:
+        self.queued: list[Callable[[], object]] = []
+
+    def submit(self, fn: Callable[[], object]) -> None:
+        self.queued.append(fn)
+        raise RuntimeError("can't start new thread")
+
+
+def test_a_call_whose_thread_could_not_start_still_runs_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = _RefusingPool()
+    monkeypatch.setattr(threads, "_pool", pool)
+    calls: list[str] = []
+    pending = threads.start(lambda: calls.append(threading.current_thread().name))
+    pending()  # runs in the waiting thread
+    for queued in pool.queued:  # a worker taking the queued item later does nothing
+        queued()
+    assert calls == [threading.current_thread().name]
 
 
 def test_a_call_no_worker_has_started_runs_in_the_waiting_thread(

@@ -24,7 +24,7 @@ def joined_usages(
     pending_tiers = start(tiers)
     try:
         fetched = raw_usages()
-    except Exception:
+    except BaseException:
         pending_tiers.abandon()  # no request outlives the call (the caller may close next)
         raise
     return join_usages_with_tiers(fetched, pending_tiers())

@@ -19,8 +19,9 @@ echoes it is redacted).
 
 The work is shared out among private modules: ``_http_config`` (settings and
 session headers), ``_http_get`` (one GET: budget, retries, outcome mapping,
-body cap), ``_billing_answers`` and ``_team_pages`` (answers into models) and
-``_transport`` (the httpx clients and retry loops).
+body cap), ``_billing_answers`` and ``_team_pages`` (answers into models),
+``_transport`` (the httpx clients and retry loops) and ``_usages`` (usages
+and tiers fetched at once, then joined).
 """
 
 from __future__ import annotations

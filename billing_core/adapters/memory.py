@@ -34,10 +34,9 @@ from types import TracebackType
 from typing import Final, Self, TypeAlias, TypeVar
 
 from billing_core._endpoints import BILLING_PATHS, Name, label
-from billing_core.adapters._usages import ajoined_usages
+from billing_core.adapters._usages import ajoined_usages, joined_usages
 from billing_core.errors import BillingApiError, BillingAuthError, BillingConfigError
 from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
-from billing_core.resolution import join_usages_with_tiers
 from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
 
 __all__ = [
@@ -316,9 +315,10 @@ class InMemoryBillingService(_BillingData, _SyncFlavour):
         return self._call("free-limit", session_key, self._free_user_limit)
 
     def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
-        """Raw usages joined with tiers."""
-        raw = self.get_raw_usages(session_key)
-        return join_usages_with_tiers(raw, self.get_tiers(session_key))
+        """Raw usages joined with tiers, both fetched concurrently (the usages' error wins)."""
+        return joined_usages(
+            lambda: self.get_raw_usages(session_key), lambda: self.get_tiers(session_key)
+        )
 
 
 class AsyncInMemoryBillingService(_BillingData, _AsyncFlavour):
