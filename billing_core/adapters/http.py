@@ -26,12 +26,10 @@ and tiers fetched at once, then joined).
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
 import httpx
 
 from billing_core.adapters._billing_answers import free_user_limit, organizations
+from billing_core.adapters._closing import AsyncClosing, Closing
 
 # Re-exported ("X as X"): the limits stay importable from here. Patch them
 # (tests) in the private module that uses them.
@@ -69,7 +67,7 @@ class _HttpService:
         return self._http.base_url
 
 
-class _SyncHttpService(_HttpService):
+class _SyncHttpService(_HttpService, Closing):
     """A blocking service over one pooled ``httpx.Client``, and a context manager."""
 
     def __init__(
@@ -86,19 +84,8 @@ class _SyncHttpService(_HttpService):
         """Release pooled connections (a caller-owned client is left open). Idempotent."""
         self._http.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _AsyncHttpService(_HttpService):
+class _AsyncHttpService(_HttpService, AsyncClosing):
     """An async service over one ``httpx.AsyncClient`` per event loop, and a context manager."""
 
     def __init__(
@@ -114,17 +101,6 @@ class _AsyncHttpService(_HttpService):
     async def aclose(self) -> None:
         """Release pooled connections (a caller-owned client is left open). Idempotent."""
         await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class HttpBillingService(_SyncHttpService):

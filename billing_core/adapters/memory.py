@@ -30,10 +30,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
-from typing import Final, Self, TypeAlias, TypeVar
+from typing import Final, TypeAlias, TypeVar
 
 from billing_core._endpoints import BILLING_PATHS, Name, label
+from billing_core.adapters._closing import AsyncClosing, Closing
 from billing_core.adapters._usages import ajoined_usages, joined_usages
 from billing_core.errors import BillingApiError, BillingAuthError, BillingConfigError
 from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
@@ -195,7 +195,7 @@ class _FakeService:
         return f"{type(self).__name__}(calls={dict(self.calls)!r}, closed={self.closed!r})"
 
 
-class _SyncFlavour(_FakeService):
+class _SyncFlavour(_FakeService, Closing):
     """The sync flavour: the hook runs in the calling thread, the delay blocks it."""
 
     def _call(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
@@ -208,19 +208,8 @@ class _SyncFlavour(_FakeService):
         """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
         self.closed = True
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _AsyncFlavour(_FakeService):
+class _AsyncFlavour(_FakeService, AsyncClosing):
     """The async flavour: a hook returning an awaitable is awaited; the delay sleeps."""
 
     async def _call(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
@@ -234,17 +223,6 @@ class _AsyncFlavour(_FakeService):
     async def aclose(self) -> None:
         """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
         self.closed = True
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class _BillingData(_FakeService):
