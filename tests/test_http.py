@@ -520,6 +520,19 @@ def test_when_both_fail_the_usages_error_wins(
         async_billing_call(fake_api, "get_usages")
 
 
+@pytest.mark.parametrize("auth_on", ["usages", "tiers"])
+def test_when_both_fail_an_expired_session_wins(
+    fake_api: FakeBillingApi, billing: HttpBillingService, auth_on: str
+) -> None:
+    other = "tiers" if auth_on == "usages" else "usages"
+    fake_api.fail(auth_on, status=401, body={"message": "session expired"})
+    fake_api.fail(other, status=500, body={"message": "broke"})
+    with pytest.raises(BillingAuthError, match="session expired"):
+        billing.get_usages(fake_api.session_key)
+    with pytest.raises(BillingAuthError, match="session expired"):
+        async_billing_call(fake_api, "get_usages")
+
+
 # --- retries -----------------------------------------------------------------------------
 
 
