@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 import pytest
+from _billing_samples import usage as sample_usage
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -332,19 +333,7 @@ def test_an_exceeded_limit_is_danger_whatever_the_numbers(
 
 def test_the_status_line_and_the_picker_agree_on_an_exceeded_limit() -> None:
     # The reviewer's case: PRO, 500 of 1,000 left, limit exceeded upstream.
-    usage = BillingUsage(
-        organization_id="org-1",
-        organization_name="Acme",
-        organization_status="active",
-        limit=1_000,
-        add_on_remaining=0,
-        total_limit=1_000,
-        used=500,
-        remaining=500,
-        percent_used=50.0,
-        limit_exceeded=True,
-        tier="PRO",
-    )
+    usage = sample_usage("org-1", "Acme", tier="PRO", remaining=500, exceeded=True)
     status = build_status_billing(
         active_provider="byterover", is_authenticated=True, usages=[usage]
     )
@@ -388,19 +377,7 @@ def test_usage_tone_follows_the_same_rule(usage: BillingUsage) -> None:
     assert (usage_tone(usage) == "danger") == (usage.limit_exceeded or usage.remaining <= 0)
 
 
-_PAYER_OVER_ITS_LIMIT = BillingUsage(
-    organization_id="org-1",
-    organization_name="Acme",
-    organization_status="active",
-    limit=1_000,
-    add_on_remaining=0,
-    total_limit=1_000,
-    used=0,
-    remaining=1_000,
-    percent_used=0,
-    limit_exceeded=True,
-    tier="PRO",
-)
+_PAYER_OVER_ITS_LIMIT = sample_usage("org-1", "Acme", tier="PRO", remaining=1_000, exceeded=True)
 
 
 @given(accounts())
