@@ -2,8 +2,12 @@
 
 Each service port has a sync and an async twin with the same method names.
 Adapters live in :mod:`billing_core.adapters`; in-memory fakes for tests in
-:mod:`billing_core.adapters.memory`. The pin store is synchronous in both
+:mod:`billing_core.testing.fakes`. The pin store is synchronous in both
 worlds: it is a small local file, and the async shell runs it in a thread.
+
+Implementations get their ``with`` / ``async with`` from the :class:`Closing`
+and :class:`AsyncClosing` mixins at the end: helpers for implementers, not
+ports, so neither is in ``__all__`` nor exported from :mod:`billing_core`.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class PinReader(Protocol):
 
 
 class BillingService(Protocol):
-    """The billing endpoints of SPEC §2, blocking.
+    """The upstream billing endpoints (usages, tiers, free limit), blocking.
 
     Methods raise :class:`~billing_core.BillingApiError` (or its subclass
     :class:`~billing_core.BillingAuthError` for 401/403) and
@@ -144,7 +148,7 @@ class AsyncBillingService(Protocol):
 
 
 class TeamService(Protocol):
-    """The team endpoint of SPEC §2, blocking."""
+    """The upstream team listing, blocking."""
 
     def list_teams(self, session_key: str) -> tuple[Team, ...]:
         """Every team of the user, all pages fetched."""
@@ -183,3 +187,48 @@ class AsyncTeamService(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+# --- mixins for implementations (not ports, not exported) ------------------------------------
+
+
+class Closing:
+    """``with service:`` calls ``service.close()`` on the way out."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Release what the service holds."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClosing:
+    """``async with service:`` awaits ``service.aclose()`` on the way out."""
+
+    __slots__ = ()
+
+    async def aclose(self) -> None:
+        """Release what the service holds."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,4 +1,4 @@
-"""HTTP adapters (spec §2, §9) against the real loopback FakeBillingApi: no mocks."""
+"""The HTTP adapters against the real loopback FakeBillingApi: no mocks."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import pytest
 from _billing_samples import team, three_team_account
 from hypothesis import HealthCheck, given, settings
 
-import billing_core.adapters._http_get as http_get
-import billing_core.adapters._team_pages as team_pages
 import billing_core.adapters.http as http_adapter
 from billing_core import (
     AsyncHttpBillingService,
@@ -283,14 +281,17 @@ def test_a_listing_that_repeats_itself_is_refused(
     assert fake_api.request_count == 2
 
 
-def test_a_listing_that_never_ends_is_cut_off(
-    fake_api: FakeBillingApi, team_service: HttpTeamService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(team_pages, "MAX_TEAM_PAGES", 3)
+def test_a_listing_that_never_ends_is_cut_off(fake_api: FakeBillingApi) -> None:
     fake_api.account = Account(teams=[team(f"org-{i:03}") for i in range(500)])
-    with pytest.raises(BillingPayloadError, match="does not end after 3 pages"):
+    with (
+        HttpTeamService(fake_api.team_base_url, timeout=FAST, max_pages=3) as team_service,
+        pytest.raises(BillingPayloadError, match="does not end after 3 pages"),
+    ):
         team_service.list_teams(fake_api.session_key)
     assert fake_api.request_count == 3
+    with pytest.raises(BillingPayloadError, match="does not end after 2 pages"):
+        async_list_teams(fake_api, max_pages=2)
+    assert fake_api.request_count == 5
 
 
 @pytest.mark.parametrize(
@@ -494,13 +495,15 @@ def test_a_free_limit_with_a_bool_for_an_int_names_the_path(
     assert caught.value.path == "daily.remaining"
 
 
-def test_an_oversized_body_is_refused(
-    fake_api: FakeBillingApi, billing: HttpBillingService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(http_get, "MAX_BODY_BYTES", 1024 * 1024)
+def test_an_oversized_body_is_refused(fake_api: FakeBillingApi) -> None:
     fake_api.fail("usages", body=b'{"organizations": "' + b"x" * (2 * 1024 * 1024) + b'"}')
-    with pytest.raises(BillingPayloadError, match="larger than 1 MB"):
+    with (
+        HttpBillingService(fake_api.base_url, timeout=FAST, max_body_bytes=1024 * 1024) as billing,
+        pytest.raises(BillingPayloadError, match="larger than 1 MB"),
+    ):
         billing.get_raw_usages(fake_api.session_key)
+    with pytest.raises(BillingPayloadError, match="larger than 1000 bytes"):
+        async_billing_call(fake_api, "get_raw_usages", max_body_bytes=1000)
 
 
 def test_when_both_fail_the_usages_error_wins(
@@ -989,6 +992,9 @@ def test_loopback_http_works_through_localhost(fake_api: FakeBillingApi) -> None
         ({"timeout": "10"}, "timeout"),
         ({"max_retries": -1}, "max_retries"),
         ({"max_retries": 1.5}, "max_retries"),
+        ({"max_body_bytes": 0}, "max_body_bytes"),
+        ({"max_body_bytes": True}, "max_body_bytes"),
+        ({"max_body_bytes": 1e6}, "max_body_bytes"),
     ],
 )
 def test_bad_settings_are_refused(options: dict[str, Any], fragment: str) -> None:
@@ -996,6 +1002,13 @@ def test_bad_settings_are_refused(options: dict[str, Any], fragment: str) -> Non
         HttpBillingService("https://api.example.com", **options)
     with pytest.raises(BillingConfigError, match=fragment):
         AsyncHttpTeamService("https://api.example.com", **options)
+
+
+@pytest.mark.parametrize("max_pages", [0, -1, True, 2.0, "3"])
+def test_a_bad_page_cap_is_refused(max_pages: Any) -> None:
+    for service_type in (HttpTeamService, AsyncHttpTeamService):
+        with pytest.raises(BillingConfigError, match="max_pages must be an int >= 1"):
+            service_type("https://api.example.com", max_pages=max_pages)
 
 
 def test_the_longest_timeout_works_sync_and_async(fake_api: FakeBillingApi) -> None:

@@ -1,10 +1,14 @@
-"""HTTP adapters of the billing and team ports (SPEC §2, §9), over httpx.
+"""The HTTP adapters of the billing and team ports: two httpx transports and the four services.
 
-Four services, sync and async twins sharing every decision: what URL and
-header to send, how an answer or a failure maps to a :class:`~billing_core.BillingError`,
-when a retry is worth it, how a team page advances the listing. Only the I/O
-differs (threads over one pooled ``httpx.Client`` or tasks over one
-``httpx.AsyncClient``).
+Every decision is made once, sans-I/O, and shared by the sync and async twins:
+:class:`~billing_core.adapters._request.Get` decides everything about one
+request (headers, time budget, retries, body cap, which error to raise) and
+:mod:`billing_core.adapters._answers` turns answers into models (with
+:class:`~billing_core.adapters._answers.TeamPages` walking the team listing).
+This module holds only the I/O: ``_SyncTransport`` sends over one pooled
+``httpx.Client`` (threads), ``_AsyncTransport`` over one ``httpx.AsyncClient``
+per event loop (tasks); each service method is a thin driver: make a ``Get``,
+send it, decode the answer.
 
 >>> from billing_core.testing import Account, FakeBillingApi
 >>> with FakeBillingApi(Account()) as api, HttpBillingService(api.base_url) as billing:
@@ -16,34 +20,40 @@ Security: the session key is only ever sent to the configured origin (a
 followed); it is refused if it holds control characters, and it never appears
 in a ``repr``, an error message or a log record (an upstream message that
 echoes it is redacted).
-
-The work is shared out among private modules: ``_http_config`` (settings and
-session headers), ``_http_get`` (one GET: budget, retries, outcome mapping,
-body cap), ``_billing_answers`` and ``_team_pages`` (answers into models),
-``_transport`` (the httpx clients and retry loops) and ``_usages`` (usages
-and tiers fetched at once, then joined).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+import weakref
+from typing import Any
+
 import httpx
 
-from billing_core.adapters._billing_answers import free_user_limit, organizations
-from billing_core.adapters._closing import AsyncClosing, Closing
-
-# Re-exported ("X as X"): the limits stay importable from here. Patch them
-# (tests) in the private module that uses them.
-from billing_core.adapters._http_config import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
-from billing_core.adapters._http_config import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
-from billing_core.adapters._http_config import MAX_TIMEOUT as MAX_TIMEOUT
-from billing_core.adapters._http_config import session_headers
-from billing_core.adapters._http_get import MAX_BODY_BYTES as MAX_BODY_BYTES
-from billing_core.adapters._team_pages import MAX_TEAM_PAGES as MAX_TEAM_PAGES
-from billing_core.adapters._team_pages import TEAM_PAGE_SIZE as TEAM_PAGE_SIZE
-from billing_core.adapters._team_pages import TeamPages
-from billing_core.adapters._transport import AsyncTransport, SyncTransport
-from billing_core.adapters._usages import ajoined_usages, joined_usages
+# The "X as X" imports are re-exports: the defaults and caps stay importable from
+# here. To change a cap, pass the constructor argument (max_body_bytes=, max_pages=).
+from billing_core._drive import AsyncPorts, SyncPorts, run_async, run_sync
+from billing_core._plan import usages_plan
+from billing_core.adapters._answers import MAX_TEAM_PAGES as MAX_TEAM_PAGES
+from billing_core.adapters._answers import TEAM_PAGE_SIZE as TEAM_PAGE_SIZE
+from billing_core.adapters._answers import TeamPages, free_user_limit, organizations
+from billing_core.adapters._request import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
+from billing_core.adapters._request import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from billing_core.adapters._request import MAX_BODY_BYTES as MAX_BODY_BYTES
+from billing_core.adapters._request import MAX_TIMEOUT as MAX_TIMEOUT
+from billing_core.adapters._request import (
+    Failed,
+    Get,
+    Settings,
+    check_count,
+    client_options,
+    session_headers,
+)
+from billing_core.errors import BillingConfigError
 from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
+from billing_core.ports import AsyncClosing, Closing
 
 __all__ = [
     "AsyncHttpBillingService",
@@ -53,18 +63,199 @@ __all__ = [
 ]
 
 
+# --- the transports: all the I/O -------------------------------------------------------------
+
+
+class _SyncTransport:
+    """One pooled ``httpx.Client`` (created on first use) and the retry loop of a :class:`Get`."""
+
+    def __init__(self, settings: Settings, client: httpx.Client | None) -> None:
+        if client is not None and not isinstance(client, httpx.Client):
+            raise BillingConfigError("client must be an httpx.Client")
+        self._settings = settings
+        self._client = client
+        self._owns_client = client is None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def client(self) -> httpx.Client:
+        """The client to send with; a config error once closed."""
+        with self._lock:
+            if self._closed:
+                raise BillingConfigError("the service is closed")
+            if self._client is None:
+                self._client = httpx.Client(**client_options(self._settings))
+            if self._client.is_closed:
+                raise BillingConfigError("the HTTP client is closed")
+            return self._client
+
+    def close(self) -> None:
+        """Close the client if this transport made it. Idempotent."""
+        with self._lock:
+            client, self._client = self._client, None
+            self._closed = True
+        if client is not None and self._owns_client:
+            client.close()
+
+    def send(self, get: Get) -> dict[str, Any]:
+        """The JSON object ``get`` answers with, retrying transient failures."""
+        while True:
+            try:
+                return self._attempt(get)
+            except Failed as failure:
+                pause = get.retry_pause(failure)
+                if pause is None:
+                    raise failure.error from None
+                time.sleep(pause)
+
+    def _attempt(self, get: Get) -> dict[str, Any]:
+        client = self.client()
+        try:
+            with client.stream(
+                "GET",
+                get.url,
+                params=get.params,
+                headers=get.headers,
+                timeout=get.attempt_timeout(),
+                follow_redirects=False,
+            ) as response:
+                get.check_length(response.headers)
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    get.check_progress(len(body))
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            # ValueError (UnicodeError): a host name the IDNA encoding refuses;
+            # check_base_url should have caught it already.
+            raise get.transport_failure(exc) from None
+        return get.answer(response, bytes(body))
+
+
+class _AsyncTransport:
+    """One pooled ``httpx.AsyncClient`` per event loop (created on first use) and the retry loop.
+
+    Pooled connections belong to the loop that opened them: reused from another
+    loop (a second ``asyncio.run``, say) they fail with "Event loop is closed".
+    So a service that owns its client keeps one per loop, and forgets the client
+    of a loop once that loop is closed (its sockets can no longer be closed
+    through asyncio; the garbage collector closes them). A caller-owned client
+    cannot be replaced: using it from a second loop is a configuration error.
+    """
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None) -> None:
+        if client is not None and not isinstance(client, httpx.AsyncClient):
+            raise BillingConfigError("client must be an httpx.AsyncClient")
+        self._settings = settings
+        self._caller_client = client
+        # The loop the caller's client was first used in (weak: never keep a loop alive).
+        self._caller_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._own_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+        self._closed = False
+        # Tasks of one loop cannot race here (no await inside), but loops in threads can.
+        self._lock = threading.Lock()
+
+    def client(self) -> httpx.AsyncClient:
+        """The client to send with in the running loop; a config error once closed."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._closed:
+                raise BillingConfigError("the service is closed")
+            client = self._caller_client
+            if client is None:
+                client = self._own_client(loop)
+            else:
+                self._check_caller_loop(loop)
+        if client.is_closed:
+            raise BillingConfigError("the HTTP client is closed")
+        return client
+
+    def _check_caller_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._caller_loop is None:
+            self._caller_loop = weakref.ref(loop)
+        elif self._caller_loop() is not loop:
+            raise BillingConfigError(
+                "the httpx.AsyncClient given to this service was first used in another event"
+                " loop, and its connections cannot move between loops: create the client and"
+                " the service inside the loop that uses them, or let the service own its client"
+            )
+
+    def _own_client(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:
+        for other in [other for other in self._own_clients if other.is_closed()]:
+            del self._own_clients[other]  # dead connections: nothing can reuse or close them
+        client = self._own_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(**client_options(self._settings))
+            self._own_clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close this loop's own client and let the others go. Idempotent."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._closed = True
+            client = self._own_clients.pop(loop, None)
+            # Clients of other loops can only be closed from their loop: they are let go.
+            self._own_clients.clear()
+        if client is not None:
+            await client.aclose()
+
+    async def send(self, get: Get) -> dict[str, Any]:
+        """The JSON object ``get`` answers with, retrying transient failures."""
+        while True:
+            try:
+                return await self._attempt(get)
+            except Failed as failure:
+                pause = get.retry_pause(failure)
+                if pause is None:
+                    raise failure.error from None
+                await asyncio.sleep(pause)
+
+    async def _attempt(self, get: Get) -> dict[str, Any]:
+        client = self.client()
+        budget = get.attempt_timeout()
+        try:
+            # httpx bounds each network operation; asyncio bounds the whole attempt.
+            async with asyncio.timeout(budget):
+                async with client.stream(
+                    "GET",
+                    get.url,
+                    params=get.params,
+                    headers=get.headers,
+                    timeout=budget,
+                    follow_redirects=False,
+                ) as response:
+                    get.check_length(response.headers)
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        get.check_progress(len(body))
+        except TimeoutError:
+            raise get.timed_out() from None
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            # ValueError (UnicodeError): a host name the IDNA encoding refuses;
+            # check_base_url should have caught it already.
+            raise get.transport_failure(exc) from None
+        return get.answer(response, bytes(body))
+
+
+# --- the services ----------------------------------------------------------------------------
+
+
 class _HttpService:
     """What the four services share: the checked settings, the base URL and the repr."""
 
-    _http: SyncTransport | AsyncTransport
+    _settings: Settings
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._http.base_url!r}, timeout={self._http.timeout:g})"
+        settings = self._settings
+        return f"{type(self).__name__}({settings.base_url!r}, timeout={settings.timeout:g})"
 
     @property
     def base_url(self) -> str:
         """The base URL the service was given, without a trailing slash."""
-        return self._http.base_url
+        return self._settings.base_url
 
 
 class _SyncHttpService(_HttpService, Closing):
@@ -77,8 +268,12 @@ class _SyncHttpService(_HttpService, Closing):
         timeout: float = DEFAULT_TIMEOUT,
         client: httpx.Client | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        self._http: SyncTransport = SyncTransport(base_url, timeout, client, max_retries)
+        self._settings = Settings(
+            base_url, timeout=timeout, max_retries=max_retries, max_body_bytes=max_body_bytes
+        )
+        self._http = _SyncTransport(self._settings, client)
 
     def close(self) -> None:
         """Release pooled connections (a caller-owned client is left open). Idempotent."""
@@ -95,8 +290,12 @@ class _AsyncHttpService(_HttpService, AsyncClosing):
         timeout: float = DEFAULT_TIMEOUT,
         client: httpx.AsyncClient | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        self._http: AsyncTransport = AsyncTransport(base_url, timeout, client, max_retries)
+        self._settings = Settings(
+            base_url, timeout=timeout, max_retries=max_retries, max_body_bytes=max_body_bytes
+        )
+        self._http = _AsyncTransport(self._settings, client)
 
     async def aclose(self) -> None:
         """Release pooled connections (a caller-owned client is left open). Idempotent."""
@@ -112,32 +311,36 @@ class HttpBillingService(_SyncHttpService):
     ``max_retries`` times after a short jittered pause when the budget allows.
     ``client`` is an optional caller-owned ``httpx.Client``, left open by
     :meth:`close`.
+
+    Cap: ``max_body_bytes`` (default :data:`MAX_BODY_BYTES`, 10 MB) bounds the
+    body of each answer; a larger one is a
+    :class:`~billing_core.BillingPayloadError`, refused unread when its length
+    is announced. Every setting is checked here: a bad one is a
+    :class:`~billing_core.BillingConfigError`.
     """
 
     def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
         """Every organisation's usage, before the tier join."""
-        get = self._http.prepare("usages", session_key)
+        get = Get(self._settings, "usages", session_key)
         return organizations(get, self._http.send(get), RawUsage)
 
     def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
         """Every organisation's tier entry (orgs without one are FREE)."""
-        get = self._http.prepare("tiers", session_key)
+        get = Get(self._settings, "tiers", session_key)
         return organizations(get, self._http.send(get), OrganizationTier)
 
     def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
         """The user's personal free credits."""
-        get = self._http.prepare("free-limit", session_key)
+        get = Get(self._settings, "free-limit", session_key)
         return free_user_limit(get, self._http.send(get))
 
     def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         """Usages joined with tiers: both endpoints are fetched concurrently.
 
-        The usages' error wins when both fail.
+        When both fail, an expired session wins, else the usages' error.
         """
         session_headers(session_key)  # refuse a bad key before starting a thread
-        return joined_usages(
-            lambda: self.get_raw_usages(session_key), lambda: self.get_tiers(session_key)
-        )
+        return run_sync(usages_plan(), SyncPorts(session_key=session_key, billing=self))
 
 
 class AsyncHttpBillingService(_AsyncHttpService):
@@ -148,44 +351,70 @@ class AsyncHttpBillingService(_AsyncHttpService):
     connections cannot outlive their loop. Call :meth:`aclose` (or use
     ``async with``) in the loop that made the calls to release them promptly.
     A caller-owned ``client`` stays bound to the first loop that used it.
+    Settings and cap as for :class:`HttpBillingService`.
     """
 
     async def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
         """Every organisation's usage, before the tier join."""
-        get = self._http.prepare("usages", session_key)
+        get = Get(self._settings, "usages", session_key)
         return organizations(get, await self._http.send(get), RawUsage)
 
     async def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
         """Every organisation's tier entry (orgs without one are FREE)."""
-        get = self._http.prepare("tiers", session_key)
+        get = Get(self._settings, "tiers", session_key)
         return organizations(get, await self._http.send(get), OrganizationTier)
 
     async def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
         """The user's personal free credits."""
-        get = self._http.prepare("free-limit", session_key)
+        get = Get(self._settings, "free-limit", session_key)
         return free_user_limit(get, await self._http.send(get))
 
     async def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         """Usages joined with tiers: both endpoints are fetched concurrently.
 
-        The usages' error wins when both fail.
+        When both fail, an expired session wins, else the usages' error.
         """
-        return await ajoined_usages(self.get_raw_usages(session_key), self.get_tiers(session_key))
+        return await run_async(usages_plan(), AsyncPorts(session_key=session_key, billing=self))
 
 
 class HttpTeamService(_SyncHttpService):
     """The team endpoint over HTTP, blocking (a :class:`~billing_core.TeamService`).
 
-    ``base_url`` is the team base URL (often the billing one). Pages of 100
-    teams are fetched until ``total`` is reached or a page comes back empty;
-    ``timeout`` and ``max_retries`` apply to each page request.
+    ``base_url`` is the team base URL (often the billing one). Pages of
+    :data:`TEAM_PAGE_SIZE` (100) teams are fetched until ``total`` is reached or
+    a page comes back empty; ``timeout``, ``max_retries``, ``client`` and
+    ``max_body_bytes`` are as for :class:`HttpBillingService`, and apply to each
+    page request.
+
+    Caps: ``max_body_bytes`` bounds each page; ``max_pages`` (default
+    :data:`MAX_TEAM_PAGES`, 1000) bounds the listing: one still going after that
+    many pages is a :class:`~billing_core.BillingPayloadError`.
     """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        client: httpx.Client | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_pages: int = MAX_TEAM_PAGES,
+    ) -> None:
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            client=client,
+            max_retries=max_retries,
+            max_body_bytes=max_body_bytes,
+        )
+        self._max_pages = check_count("max_pages", max_pages, minimum=1)
 
     def list_teams(self, session_key: str) -> tuple[Team, ...]:
         """Every team of the user, all pages fetched (a team seen twice is kept once)."""
-        pages = TeamPages()
+        pages = TeamPages(self._max_pages)
         while (params := pages.next_params()) is not None:
-            get = self._http.prepare("teams", session_key, params)
+            get = Get(self._settings, "teams", session_key, params)
             pages.add(get, self._http.send(get))
         return pages.teams
 
@@ -193,13 +422,33 @@ class HttpTeamService(_SyncHttpService):
 class AsyncHttpTeamService(_AsyncHttpService):
     """The async twin of :class:`HttpTeamService`, over one ``httpx.AsyncClient``.
 
-    Successive event loops are fine, as for :class:`AsyncHttpBillingService`.
+    Settings and caps as for :class:`HttpTeamService`; successive event loops
+    are fine, as for :class:`AsyncHttpBillingService`.
     """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        client: httpx.AsyncClient | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_pages: int = MAX_TEAM_PAGES,
+    ) -> None:
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            client=client,
+            max_retries=max_retries,
+            max_body_bytes=max_body_bytes,
+        )
+        self._max_pages = check_count("max_pages", max_pages, minimum=1)
 
     async def list_teams(self, session_key: str) -> tuple[Team, ...]:
         """Every team of the user, all pages fetched (a team seen twice is kept once)."""
-        pages = TeamPages()
+        pages = TeamPages(self._max_pages)
         while (params := pages.next_params()) is not None:
-            get = self._http.prepare("teams", session_key, params)
+            get = Get(self._settings, "teams", session_key, params)
             pages.add(get, await self._http.send(get))
         return pages.teams

@@ -1,23 +1,72 @@
-"""The ``/teams`` listing: which page to ask next, and each page's ``ApiTeam`` objects as teams."""
+"""The upstream's answers as models: the billing answers, and the team listing page by page.
+
+Sans-I/O, like :class:`~billing_core.adapters._request.Get`, whose
+:meth:`~billing_core.adapters._request.Get.payload_error` names every flaw
+(with the JSON path of the bad value): :func:`organizations` and
+:func:`free_user_limit` decode one billing answer; :class:`TeamPages` says which
+``/teams`` page to ask next and takes what each one brings.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from billing_core._json import json_kind
-from billing_core.adapters._http_get import Get
-from billing_core.models import Team
+from billing_core.adapters._request import Get
+from billing_core.errors import BillingPayloadError
+from billing_core.models import FreeUserLimit, Team
 
-__all__ = ["MAX_TEAM_PAGES", "TEAM_PAGE_SIZE", "TeamPages"]
+__all__ = ["MAX_TEAM_PAGES", "TEAM_PAGE_SIZE", "TeamPages", "free_user_limit", "organizations"]
 
 TEAM_PAGE_SIZE: Final = 100
 MAX_TEAM_PAGES: Final = 1000
 
+_T = TypeVar("_T")
+
+
+# --- billing answers -------------------------------------------------------------------------
+
+
+def organizations(get: Get, body: dict[str, Any], item: type[_T]) -> tuple[_T, ...]:
+    """The ``organizations`` list of ``body``, each entry decoded as ``item``."""
+    if "organizations" not in body:
+        raise get.payload_error("required key missing", path="organizations")
+    list_type: Any = list[item]  # type: ignore[valid-type]
+    return tuple(_decode(get, list_type, body["organizations"], path="organizations"))
+
+
+def free_user_limit(get: Get, body: dict[str, Any]) -> FreeUserLimit:
+    """``body`` decoded as the user's free credits."""
+    decoded: FreeUserLimit = _decode(get, FreeUserLimit, body, path="")
+    return decoded
+
+
+def _decode(get: Get, tp: Any, value: Any, *, path: str) -> Any:
+    # Imported here: the wire codec loads cattrs, which importing the adapter must not pay for.
+    from billing_core.wire import from_wire
+
+    try:
+        return from_wire(tp, value, path=path)
+    except BillingPayloadError as exc:
+        raise get.payload_error(exc.detail, path=exc.path) from None
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+        # The codec should only raise BillingPayloadError; whatever it lets
+        # through still must not escape as a bare exception.
+        raise get.payload_error(str(exc) or type(exc).__name__, path=path) from None
+
+
+# --- the team listing ------------------------------------------------------------------------
+
 
 class TeamPages:
-    """Walks ``/teams`` pages: which page to ask next, and what each one adds."""
+    """Walks ``/teams`` pages: which page to ask next, and what each one adds.
 
-    def __init__(self) -> None:
+    A listing still going after ``max_pages`` pages is refused (a payload error):
+    an upstream that never says it is done must not keep the caller forever.
+    """
+
+    def __init__(self, max_pages: int = MAX_TEAM_PAGES) -> None:
+        self._max_pages = max_pages
         self._teams: dict[str, Team] = {}
         self._offset = 0
         self._pages = 0
@@ -48,8 +97,8 @@ class TeamPages:
                 f"the team list repeats itself: the page at offset {self._offset - len(page)} "
                 "brought no new team"
             )
-        elif self._pages >= MAX_TEAM_PAGES:
-            raise get.payload_error(f"the team list does not end after {MAX_TEAM_PAGES} pages")
+        elif self._pages >= self._max_pages:
+            raise get.payload_error(f"the team list does not end after {self._max_pages} pages")
 
     @property
     def teams(self) -> tuple[Team, ...]:
