@@ -28,9 +28,11 @@ from billing_core.models import (
     BillingUsage,
     FreeBilling,
     InvalidPinBilling,
+    OtherProviderBilling,
     PaidBilling,
     StatusBilling,
     TeamPickNeededBilling,
+    unhandled_status,
 )
 from billing_core.presentation import PIN_COMMAND_HINT
 
@@ -46,7 +48,7 @@ def is_billing_exhausted(status: StatusBilling | None) -> bool:
     not *exhausted*, it is invalid: :func:`ensure_billing_funds` refuses it
     separately.
 
-    Deliberately wider than spec §6 ("remaining present and <= 0"): the server
+    Deliberately wider than "remaining present and at most 0": the server
     refuses requests while upstream says the limit is exceeded (``limit_exceeded``),
     whatever ``remaining`` says, and :func:`billing_core.billing_tone` is
     ``danger`` then; exhaustion and the ``danger`` tone are one rule.
@@ -58,9 +60,13 @@ def is_billing_exhausted(status: StatusBilling | None) -> bool:
     >>> is_billing_exhausted(PaidBilling(organization_id="org-1", remaining=9, limit_exceeded=True))
     True
     """
-    if isinstance(status, (FreeBilling, PaidBilling, TeamPickNeededBilling)):
-        return status.limit_exceeded or (status.remaining is not None and status.remaining <= 0)
-    return False
+    match status:
+        case FreeBilling() | PaidBilling() | TeamPickNeededBilling():
+            return status.limit_exceeded or (status.remaining is not None and status.remaining <= 0)
+        case None | OtherProviderBilling() | InvalidPinBilling():
+            return False
+        case _:
+            raise unhandled_status(status)
 
 
 def _label(team: BillingUsage | PaidBilling) -> str:
@@ -193,13 +199,19 @@ def ensure_billing_funds(
     billing_core.errors.InvalidPinError: The pinned team org-9 is not one of your teams. \
 Pin a paid team with `billing-core pin TEAM`.
     """
-    if type(status) is InvalidPinBilling:
-        raise _invalid_pin(status, usages)
-    if not is_billing_exhausted(status):
-        return
-    if type(status) is FreeBilling:
-        raise _free_exhausted(status)
-    if type(status) is PaidBilling:
-        raise _paid_exhausted(status, usages)
-    if type(status) is TeamPickNeededBilling:
-        raise _pick_needed_exhausted(status)
+    match status:
+        case InvalidPinBilling():
+            raise _invalid_pin(status, usages)
+        case FreeBilling():
+            if is_billing_exhausted(status):
+                raise _free_exhausted(status)
+        case PaidBilling():
+            if is_billing_exhausted(status):
+                raise _paid_exhausted(status, usages)
+        case TeamPickNeededBilling():
+            if is_billing_exhausted(status):
+                raise _pick_needed_exhausted(status)
+        case None | OtherProviderBilling():
+            pass  # nothing to pay for here, or nothing known: the server decides
+        case _:
+            raise unhandled_status(status)

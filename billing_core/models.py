@@ -1,10 +1,9 @@
-"""Immutable domain models: usages, tiers, free-credit windows, teams, and the
-``StatusBilling`` union that answers "who pays for the next request".
+"""Immutable domain models, and the ``StatusBilling`` union: who pays for the next request.
 
-Every class is a frozen, slotted, hashable attrs class whose constructor checks
-its fields: a bad value raises ``TypeError`` or ``ValueError`` naming the field.
-Attribute names are snake_case; the camelCase wire format lives in
-:mod:`billing_core.wire`.
+The models are usages, tiers, free-credit windows and teams. Every class is a
+frozen, slotted, hashable attrs class whose constructor checks its fields: a
+bad value raises ``TypeError`` or ``ValueError`` naming the field. Attribute
+names are snake_case; the camelCase wire format lives in :mod:`billing_core.wire`.
 
 >>> PaidBilling(organization_id="org-1", remaining=12_400, total=20_000, tier="PRO").source
 'paid'
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, Never, TypeAlias, final, get_args
 
 import attrs
 from attrs import field, frozen
@@ -38,6 +37,7 @@ __all__ = [
     "Team",
     "TeamPickNeededBilling",
     "is_paid_tier",
+    "unhandled_status",
 ]
 
 FREE_TIER: Final = "FREE"
@@ -231,8 +231,11 @@ class Team:
 
 
 # --- StatusBilling: the answer, one variant per situation --------------------
+# The variants are final: a dispatch's ``case PaidBilling():`` is then exactly
+# "is a PaidBilling", as far as the type checker can tell.
 
 
+@final
 @frozen(kw_only=True)
 class OtherProviderBilling:
     """Another LLM provider is active: no credits are involved."""
@@ -242,6 +245,7 @@ class OtherProviderBilling:
     active_provider: str | None = field(default=None, validator=_optional_str)
 
 
+@final
 @frozen(kw_only=True)
 class PaidBilling:
     """Requests are billed to this paid team. ``total`` is the team's ``totalLimit``.
@@ -260,6 +264,7 @@ class PaidBilling:
     limit_exceeded: bool = field(default=False, validator=_bool)
 
 
+@final
 @frozen(kw_only=True)
 class FreeBilling:
     """Requests use the user's personal free credits (monthly window).
@@ -297,6 +302,7 @@ def _sorted_candidates(candidates: Iterable[PaidBilling]) -> tuple[PaidBilling, 
     return tuple(sorted(items, key=_candidate_sort_key))
 
 
+@final
 @frozen(kw_only=True)
 class TeamPickNeededBilling:
     """Two or more paid teams and no pin: free credits are charged until the user picks.
@@ -320,6 +326,7 @@ def _reason(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValueError(f"{attribute.name} must be 'free-tier' or 'not-a-member', not {value!r}")
 
 
+@final
 @frozen(kw_only=True)
 class InvalidPinBilling:
     """The pin names a team that cannot be billed; the server will reject requests."""
@@ -334,15 +341,41 @@ class InvalidPinBilling:
 StatusBilling: TypeAlias = (
     OtherProviderBilling | PaidBilling | FreeBilling | TeamPickNeededBilling | InvalidPinBilling
 )
-"""Who pays for the next request: one of five variants, discriminated by ``source``."""
+"""Who pays for the next request: one of five variants, discriminated by ``source``.
 
-STATUS_BILLING_VARIANTS: Final[tuple[type[StatusBilling], ...]] = (
-    OtherProviderBilling,
-    PaidBilling,
-    FreeBilling,
-    TeamPickNeededBilling,
-    InvalidPinBilling,
-)
+A new variant goes into this union and nowhere else in this module; ``mypy``
+then names every dispatch that must handle it (see :func:`unhandled_status`).
+"""
+
+STATUS_BILLING_VARIANTS: Final[tuple[type[StatusBilling], ...]] = get_args(StatusBilling)
+"""The variant classes, in the union's order (derived from it, never listed twice)."""
+
+
+def unhandled_status(status: Never) -> TypeError:
+    """The error for the ``case _:`` of every ``match`` on a ``StatusBilling``:
+    ``raise unhandled_status(status)``, the ``typing.assert_never`` of this package.
+
+    Statically, ``mypy`` accepts the call only where every variant (and ``None``,
+    where the dispatch takes it) was handled before it: a variant left out is an
+    ``arg-type`` error naming it. At run time only an ill-typed caller gets
+    there, and gets a ``TypeError`` naming what it passed.
+
+    >>> def source(status: StatusBilling) -> str:
+    ...     match status:
+    ...         case OtherProviderBilling() | PaidBilling() | FreeBilling():
+    ...             return status.source
+    ...         case TeamPickNeededBilling() | InvalidPinBilling():
+    ...             return status.source
+    ...         case _:
+    ...             raise unhandled_status(status)
+    >>> source(FreeBilling())
+    'free'
+    >>> source("free")
+    Traceback (most recent call last):
+      ...
+    TypeError: status must be a StatusBilling variant, not str
+    """
+    return TypeError(f"status must be a StatusBilling variant, not {type(status).__name__}")
 
 
 # --- the shell's answer -------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Pure presentation: turn a resolved ``StatusBilling`` (or one usage) into words,
-a tone and a link. Nothing here decides who pays; that was decided once by
+"""Pure presentation: a resolved ``StatusBilling`` (or one usage) as words, a tone, a link.
+
+Nothing here decides who pays; that was decided once by
 :func:`billing_core.build_status_billing`.
 
 >>> format_billing_line(PaidBilling(organization_id="org-1", organization_name="Acme Corp",
@@ -28,6 +29,7 @@ from billing_core.models import (
     PaidBilling,
     StatusBilling,
     TeamPickNeededBilling,
+    unhandled_status,
 )
 
 __all__ = [
@@ -160,17 +162,19 @@ pick one with `billing-core pin TEAM`'
     'Billing: pinned team org-9 is not one of your teams — pin a paid team with \
 `billing-core pin TEAM` or clear the pin with `billing-core pin --clear`'
     """
-    if type(status) is PaidBilling:
-        return _paid_line(status)
-    if type(status) is FreeBilling:
-        return _free_line(status.remaining, status.total)
-    if type(status) is TeamPickNeededBilling:
-        return _needs_pick_line(status)
-    if type(status) is InvalidPinBilling:
-        return _invalid_pin_line(status)
-    if type(status) is OtherProviderBilling:
-        return f"Using {shown(status.active_provider or 'another provider')}"
-    raise TypeError(f"status must be a StatusBilling variant, not {type(status).__name__}")
+    match status:
+        case PaidBilling():
+            return _paid_line(status)
+        case FreeBilling():
+            return _free_line(status.remaining, status.total)
+        case TeamPickNeededBilling():
+            return _needs_pick_line(status)
+        case InvalidPinBilling():
+            return _invalid_pin_line(status)
+        case OtherProviderBilling():
+            return f"Using {shown(status.active_provider or 'another provider')}"
+        case _:
+            raise unhandled_status(status)
 
 
 def _tone(*, remaining: int | None, total: int | None, limit_exceeded: bool) -> BillingTone:
@@ -207,15 +211,17 @@ def billing_tone(status: StatusBilling | None) -> BillingTone:
     >>> billing_tone(InvalidPinBilling(organization_id="org-9", reason="free-tier"))
     'danger'
     """
-    if status is None or type(status) is OtherProviderBilling:
-        return "inactive"
-    if type(status) is InvalidPinBilling:
-        return "danger"
-    if isinstance(status, (PaidBilling, FreeBilling, TeamPickNeededBilling)):
-        return _tone(
-            remaining=status.remaining, total=status.total, limit_exceeded=status.limit_exceeded
-        )
-    raise TypeError(f"status must be a StatusBilling variant, not {type(status).__name__}")
+    match status:
+        case None | OtherProviderBilling():
+            return "inactive"
+        case InvalidPinBilling():
+            return "danger"
+        case PaidBilling() | FreeBilling() | TeamPickNeededBilling():
+            return _tone(
+                remaining=status.remaining, total=status.total, limit_exceeded=status.limit_exceeded
+            )
+        case _:
+            raise unhandled_status(status)
 
 
 def usage_tone(usage: BillingUsage | None) -> BillingTone:

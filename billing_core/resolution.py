@@ -192,7 +192,7 @@ def build_status_billing(
     pinned_team_id: str | None = None,
     free_user_limit: FreeUserLimit | None = None,
 ) -> StatusBilling | None:
-    """Decide who pays for the next request (spec §4, steps 1-7).
+    """Decide who pays for the next request, by the rules below in their order.
 
     ``usages`` are all of the user's organisations, free ones included, joined
     with their tiers. The answer never depends on their order. In order:

@@ -1,4 +1,4 @@
-"""Laws and messages of the funds guard (spec §6)."""
+"""Laws and messages of the funds guard: what it refuses, and the advice it gives."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_the_guard_raises_iff_exhausted_or_invalid_pin(
 
 @given(status_billings())
 def test_exhaustion_is_no_credits_left_or_the_limit_exceeded(status: StatusBilling) -> None:
-    # Wider than spec §6's "remaining <= 0", deliberately: the server refuses a
+    # Wider than "remaining <= 0", deliberately: the server refuses a
     # payer whose limit is exceeded, and the danger tone says so (one rule).
     if isinstance(status, (FreeBilling, PaidBilling, TeamPickNeededBilling)):
         remaining = status.remaining
@@ -102,7 +102,7 @@ def test_nothing_to_guard_passes() -> None:
     assert raised(PaidBilling(organization_id="org-1", remaining=1, total=10_000)) is None
 
 
-# --- the laws of the messages (spec §6) ---------------------------------------------------
+# --- the laws of the messages ----------------------------------------------------------
 
 
 @st.composite

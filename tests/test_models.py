@@ -1,4 +1,4 @@
-"""Construction rules of the models (spec §3) that the wire and views rely on."""
+"""Construction rules of the models that the wire and views rely on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Laws and exact strings of presentation (spec §5)."""
+"""Laws and exact strings of presentation: credits, billing lines, tones and top-up links."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_unshowable_characters_are_never_printable(char: str) -> None:
 
 
 def reference_credits(n: int) -> str:
-    """The spec's rule, written with Decimal (exact, halves up)."""
+    """format_credits' rule, written independently with Decimal (exact, halves up)."""
     if n <= 0:
         return "0"
     if n < 1_000:

@@ -1,4 +1,4 @@
-"""Laws and examples of the pure resolution (spec §4)."""
+"""Laws and examples of the pure resolution: who pays, decided from plain data."""
 
 from __future__ import annotations
 

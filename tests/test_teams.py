@@ -1,4 +1,4 @@
-"""Team matching (spec §7): id, then slug, then name, then display name."""
+"""Team matching: id, then slug, then name, then display name."""
 
 from __future__ import annotations
 

@@ -15,12 +15,14 @@ empty and free-tier pins, teams without usage, names differing only by case.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from hypothesis import strategies as st
 
 from billing_core.models import (
     FREE_TIER,
+    STATUS_BILLING_VARIANTS,
     BillingResolution,
     BillingUsage,
     FreeBilling,
@@ -307,12 +309,21 @@ def invalid_pin_billings() -> st.SearchStrategy[InvalidPinBilling]:
 
 def status_billings() -> st.SearchStrategy[StatusBilling]:
     """Any ``StatusBilling`` variant."""
-    return st.one_of(
-        other_provider_billings(),
-        paid_billings(),
-        free_billings(),
-        team_pick_needed_billings(),
-        invalid_pin_billings(),
+    return st.one_of(*(_VARIANT_STRATEGIES[variant]() for variant in STATUS_BILLING_VARIANTS))
+
+
+# One strategy per variant: a variant added to StatusBilling without one fails
+# at import, instead of going untested.
+_VARIANT_STRATEGIES: Final[Mapping[type[StatusBilling], Callable[[], st.SearchStrategy[Any]]]] = {
+    OtherProviderBilling: other_provider_billings,
+    PaidBilling: paid_billings,
+    FreeBilling: free_billings,
+    TeamPickNeededBilling: team_pick_needed_billings,
+    InvalidPinBilling: invalid_pin_billings,
+}
+if set(_VARIANT_STRATEGIES) != set(STATUS_BILLING_VARIANTS):
+    raise ImportError(
+        "billing_core.testing.strategies lacks a strategy for a StatusBilling variant"
     )
 
 
