@@ -44,7 +44,6 @@ if TYPE_CHECKING:
         HttpBillingService,
         HttpTeamService,
     )
-    from billing_core.adapters.memory import InMemoryPinStore
     from billing_core.adapters.pin_file import FilePinStore
     from billing_core.funds import ensure_billing_funds, is_billing_exhausted
     from billing_core.models import (
@@ -103,6 +102,7 @@ if TYPE_CHECKING:
         resolve_billing,
     )
     from billing_core.teams import match_team, team_label, team_to_pin
+    from billing_core.testing.fakes import InMemoryPinStore
     from billing_core.wire import from_wire, to_wire
 
 __version__ = "0.1.0"
@@ -192,7 +192,7 @@ _LAZY: dict[str, str] = {
         "billing_core.adapters.http",
     ),
     "FilePinStore": "billing_core.adapters.pin_file",
-    "InMemoryPinStore": "billing_core.adapters.memory",
+    "InMemoryPinStore": "billing_core.testing.fakes",
 }
 
 

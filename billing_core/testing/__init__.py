@@ -13,23 +13,23 @@ from typing import TYPE_CHECKING, Any
 from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
 
 if TYPE_CHECKING:
-    from billing_core.adapters.memory import (
+    from billing_core.testing.fake_api import FakeBillingApi
+    from billing_core.testing.fakes import (
         AsyncInMemoryBillingService,
         AsyncInMemoryTeamService,
         InMemoryBillingService,
         InMemoryPinStore,
         InMemoryTeamService,
     )
-    from billing_core.testing.fake_api import FakeBillingApi
     from billing_core.testing.sample import sample_account
 
 _LAZY: dict[str, str] = {
-    "AsyncInMemoryBillingService": "billing_core.adapters.memory",
-    "AsyncInMemoryTeamService": "billing_core.adapters.memory",
+    "AsyncInMemoryBillingService": "billing_core.testing.fakes",
+    "AsyncInMemoryTeamService": "billing_core.testing.fakes",
     "FakeBillingApi": "billing_core.testing.fake_api",
-    "InMemoryBillingService": "billing_core.adapters.memory",
-    "InMemoryPinStore": "billing_core.adapters.memory",
-    "InMemoryTeamService": "billing_core.adapters.memory",
+    "InMemoryBillingService": "billing_core.testing.fakes",
+    "InMemoryPinStore": "billing_core.testing.fakes",
+    "InMemoryTeamService": "billing_core.testing.fakes",
     "sample_account": "billing_core.testing.sample",
 }
 
