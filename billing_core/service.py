@@ -1,12 +1,11 @@
-"""The imperative shell: resolve who pays, list the teams a picker shows, and pin
-a team, over the ports.
+"""The use cases of the shell: resolve who pays, list a team picker's rows, pin a team.
 
-Each use case is written once, as a *plan*: a generator that yields the port
-calls it needs (all at once when they do not depend on each other), receives
-their outcomes and decides. A small driver per flavour makes the calls: the
-sync one in worker threads, the async one with :func:`asyncio.gather`. So the
-sync and async functions share every decision, and a resolve costs one round
-trip of wall time, not one per endpoint.
+Each use case is written once, as a sans-I/O *plan* (see :mod:`billing_core._plan`):
+a generator that yields the primitive port calls it needs, all at once when
+they do not depend on each other, receives their typed outcomes and lets the
+pure core decide. The drivers of :mod:`billing_core._drive` make the calls, in
+threads or in tasks, so the sync and async functions share every decision and
+a resolve costs one round trip of wall time, not one per endpoint.
 
 >>> from billing_core.testing import DEFAULT_SESSION_KEY, InMemoryBillingService, InMemoryPinStore
 >>> from billing_core.testing.sample import sample_account
@@ -19,38 +18,45 @@ trip of wall time, not one per endpoint.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from typing import Final, Literal, TypeAlias, TypeVar, cast
+from collections.abc import Mapping
+from typing import Final, TypeVar
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
-from billing_core._threads import start as _start
-from billing_core.errors import (
-    BillingAuthError,
-    BillingError,
-    BillingPayloadError,
-    NotAuthenticatedError,
+from billing_core._drive import AsyncPorts, SyncPorts, run_async, run_sync
+from billing_core._plan import (
+    Calls,
+    Err,
+    Fetched,
+    Ok,
+    Outcome,
+    PinWrite,
+    Plan,
+    asked,
+    unwrap,
+    winning_error,
 )
+from billing_core.errors import BillingAuthError, BillingError, NotAuthenticatedError
 from billing_core.models import (
     BillingResolution,
     BillingUsage,
     FreeBilling,
-    FreeUserLimit,
-    OrganizationTier,
+    InvalidPinBilling,
+    OtherProviderBilling,
+    PaidBilling,
     Problem,
     ProblemPart,
     RawUsage,
     StatusBilling,
     Team,
     TeamPickNeededBilling,
+    unhandled_status,
 )
 from billing_core.ports import (
     AsyncBillingService,
     AsyncTeamService,
     BillingService,
     PinRead,
-    PinReader,
     PinStore,
     TeamService,
 )
@@ -77,7 +83,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_I = TypeVar("_I")
 
 
 # --- public use cases ---------------------------------------------------------
@@ -91,7 +96,7 @@ def resolve_billing(
     pins: PinStore,
     prefetch_free_limit: bool = True,
 ) -> BillingResolution:
-    """Who pays for the next request, and what went wrong finding out (SPEC §9).
+    """Who pays for the next request, and what went wrong finding out .
 
     Never raises for upstream or storage failures: they become
     :class:`~billing_core.Problem`\\ s and a degraded (or ``None``) status.
@@ -106,9 +111,8 @@ def resolve_billing(
       ``prefetch_free_limit=False`` the free credits are fetched only when the
       answer shows them (free or needs-pick): one request fewer for paid
       users, a second round trip for the others. The answer is the same
-      either way. The calls run at once in a process-wide pool of worker
-      threads; a call that no worker has picked up by the time its result
-      is needed runs in the calling thread (the pin read always does).
+      either way. The pin read and one request run in the calling thread, the
+      other requests at once in a process-wide pool of worker threads.
 
     Degradation: usages fail: ``status=None``; tiers fail: the pinned team
     without its tier when the pin is among the usages, else ``status=None``;
@@ -121,7 +125,7 @@ def resolve_billing(
         session_key=session_key,
         prefetch_free_limit=prefetch_free_limit,
     )
-    return _run_in_threads(plan, _Ports(session_key=session_key or "", billing=billing, pins=pins))
+    return run_sync(plan, SyncPorts(session_key=session_key or "", billing=billing, pins=pins))
 
 
 async def aresolve_billing(
@@ -138,8 +142,8 @@ async def aresolve_billing(
         session_key=session_key,
         prefetch_free_limit=prefetch_free_limit,
     )
-    return await _run_in_tasks(
-        plan, _Ports(session_key=session_key or "", billing=billing, pins=pins)
+    return await run_async(
+        plan, AsyncPorts(session_key=session_key or "", billing=billing, pins=pins)
     )
 
 
@@ -162,8 +166,8 @@ def pin_billing_team(
     pinned team (``None`` after clearing). Upstream and pin store failures
     raise their typed errors: this is a command.
     """
-    ports = _Ports(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
-    return _run_in_threads(_pin_plan(session_key=session_key, query=query), ports)
+    ports = SyncPorts(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
+    return run_sync(_pin_plan(session_key=session_key, query=query), ports)
 
 
 async def apin_billing_team(
@@ -175,8 +179,8 @@ async def apin_billing_team(
     pins: PinStore,
 ) -> Team | None:
     """The async twin of :func:`pin_billing_team`; ``pins`` is written in a worker thread."""
-    ports = _Ports(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
-    return await _run_in_tasks(_pin_plan(session_key=session_key, query=query), ports)
+    ports = AsyncPorts(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
+    return await run_async(_pin_plan(session_key=session_key, query=query), ports)
 
 
 @frozen(kw_only=True)
@@ -223,8 +227,8 @@ def list_team_choices(
     >>> picker.preselected_team_id == picker.rows[0].team.id
     True
     """
-    ports = _Ports(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
-    return _run_in_threads(_team_picker_plan(session_key=session_key), ports)
+    ports = SyncPorts(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
+    return run_sync(_team_picker_plan(session_key=session_key), ports)
 
 
 async def alist_team_choices(
@@ -235,154 +239,8 @@ async def alist_team_choices(
     pins: PinStore,
 ) -> TeamPicker:
     """The async twin of :func:`list_team_choices`; ``pins`` is read in a worker thread."""
-    ports = _Ports(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
-    return await _run_in_tasks(_team_picker_plan(session_key=session_key), ports)
-
-
-# --- what a plan asks for and gets back ---------------------------------------------
-
-_Op: TypeAlias = Literal[
-    "read-pin", "write-pin", "raw-usages", "tiers", "free-limit", "usages", "teams"
-]
-
-
-@frozen
-class _Call:
-    """One port call a plan needs; ``team_id`` is what ``write-pin`` writes."""
-
-    op: _Op
-    team_id: str | None = None
-
-    @property
-    def is_local(self) -> bool:
-        """Whether the pin store (sync in both flavours) serves this call."""
-        return self.op in ("read-pin", "write-pin")
-
-
-_READ_PIN: Final = _Call("read-pin")
-_RAW_USAGES: Final = _Call("raw-usages")
-_TIERS: Final = _Call("tiers")
-_FREE_LIMIT: Final = _Call("free-limit")
-_USAGES: Final = _Call("usages")
-_TEAMS: Final = _Call("teams")
-
-
-@frozen
-class _Outcome:
-    """What one call gave: a value, or the exception it raised."""
-
-    value: object = None
-    error: Exception | None = None
-
-    def unwrap(self) -> object:
-        """The value, or raise the error."""
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-def _attempt(thunk: Callable[[], object]) -> _Outcome:
-    try:
-        return _Outcome(value=thunk())
-    except Exception as error:  # ports are third-party code; BaseException still propagates
-        return _Outcome(error=error)
-
-
-_Outcomes: TypeAlias = Mapping[_Call, _Outcome]
-_Plan: TypeAlias = Generator[tuple[_Call, ...], _Outcomes, _T]
-
-
-# --- drivers: the only code that differs between sync and async ----------------------
-
-
-def _read_pin(pins: PinStore) -> PinRead:
-    if isinstance(pins, PinReader):
-        return pins.read_pin()
-    return PinRead(pins.get_pinned_team_id())
-
-
-@frozen
-class _Ports:
-    """The ports of one use case, and the session key their calls carry."""
-
-    session_key: str = field(repr=False)
-    billing: BillingService | AsyncBillingService
-    pins: PinStore
-    teams: TeamService | AsyncTeamService | None = None
-
-    def thunk(self, call: _Call) -> Callable[[], object]:
-        """The call, ready to make; for async services it returns a coroutine."""
-        key = self.session_key
-        match call.op:
-            case "read-pin":
-                return lambda: _read_pin(self.pins)
-            case "write-pin":
-                return lambda: self.pins.set_pinned_team_id(call.team_id)
-            case "raw-usages":
-                return lambda: self.billing.get_raw_usages(key)
-            case "tiers":
-                return lambda: self.billing.get_tiers(key)
-            case "free-limit":
-                return lambda: self.billing.get_free_user_limit(key)
-            case "usages":
-                return lambda: self.billing.get_usages(key)
-            case "teams":
-                return lambda: _required(self.teams).list_teams(key)
-
-
-def _required(teams: TeamService | AsyncTeamService | None) -> TeamService | AsyncTeamService:
-    if teams is None:
-        raise TypeError("this use case has no team service")
-    return teams
-
-
-def _run_in_threads(plan: _Plan[_T], ports: _Ports) -> _T:
-    try:
-        calls = next(plan)
-        while True:
-            calls = plan.send(_gather_in_threads({call: ports.thunk(call) for call in calls}))
-    except StopIteration as done:
-        return cast(_T, done.value)
-
-
-async def _run_in_tasks(plan: _Plan[_T], ports: _Ports) -> _T:
-    try:
-        calls = next(plan)
-        while True:
-            calls = plan.send(await _gather_in_tasks({call: ports.thunk(call) for call in calls}))
-    except StopIteration as done:
-        return cast(_T, done.value)
-
-
-def _gather_in_threads(thunks: Mapping[_Call, Callable[[], object]]) -> dict[_Call, _Outcome]:
-    """Make every call at once: the first in this thread, the others in the shared pool."""
-    (first, first_thunk), *others = thunks.items()
-    waits = {call: _start(thunk) for call, thunk in others}
-    outcomes = {first: _attempt(first_thunk)}
-    outcomes.update((call, _attempt(wait)) for call, wait in waits.items())
-    return outcomes
-
-
-async def _gather_in_tasks(thunks: Mapping[_Call, Callable[[], object]]) -> dict[_Call, _Outcome]:
-    """Make every call at once; the pin store's in a worker thread."""
-
-    async def make(call: _Call, thunk: Callable[[], object]) -> object:
-        if call.is_local:
-            return await asyncio.to_thread(thunk)
-        return await cast(Awaitable[object], thunk())
-
-    calls = list(thunks)
-    results = await asyncio.gather(
-        *(make(call, thunks[call]) for call in calls), return_exceptions=True
-    )
-    outcomes = {}
-    for call, result in zip(calls, results, strict=True):
-        if isinstance(result, BaseException) and not isinstance(result, Exception):
-            raise result  # cancellation, KeyboardInterrupt...: not ours to report
-        outcomes[call] = (
-            _Outcome(error=result) if isinstance(result, Exception) else _Outcome(result)
-        )
-    return outcomes
+    ports = AsyncPorts(session_key=session_key or "", billing=billing, teams=teams, pins=pins)
+    return await run_async(_team_picker_plan(session_key=session_key), ports)
 
 
 # --- the resolve plan and its decisions ------------------------------------------------
@@ -390,76 +248,72 @@ async def _gather_in_tasks(thunks: Mapping[_Call, Callable[[], object]]) -> dict
 
 def _resolution_plan(
     *, active_provider: str | None, session_key: str | None, prefetch_free_limit: bool
-) -> _Plan[BillingResolution]:
+) -> Plan[BillingResolution]:
     if not session_key:
         return BillingResolution(status=None)
     if active_provider != BYTEROVER_PROVIDER:
         status = build_status_billing(active_provider=active_provider, is_authenticated=True)
         return BillingResolution(status=status)
-    calls = (_READ_PIN, _RAW_USAGES, _TIERS) + ((_FREE_LIMIT,) if prefetch_free_limit else ())
-    outcomes = dict((yield calls))
-    resolution = _decide(outcomes, session_key=session_key)
-    if _FREE_LIMIT not in outcomes and _shows_free_credits(resolution.status):
-        outcomes.update((yield (_FREE_LIMIT,)))
-        resolution = _decide(outcomes, session_key=session_key)
+    fetched = yield Calls(
+        read_pin=True, raw_usages=True, tiers=True, free_limit=prefetch_free_limit
+    )
+    resolution = _decide(fetched, session_key=session_key)
+    if fetched.free_limit is None and _shows_free_credits(resolution.status):
+        more = yield Calls(free_limit=True)
+        fetched = evolve(fetched, free_limit=more.free_limit)
+        resolution = _decide(fetched, session_key=session_key)
     return resolution
 
 
 def _shows_free_credits(status: StatusBilling | None) -> bool:
-    return isinstance(status, FreeBilling | TeamPickNeededBilling)
+    match status:
+        case FreeBilling() | TeamPickNeededBilling():
+            return True
+        case PaidBilling() | InvalidPinBilling() | OtherProviderBilling() | None:
+            return False
+        case _:
+            raise unhandled_status(status)
 
 
 _AUTH_PROBLEM: Final = Problem(part="auth", message="session invalid or expired: sign in again")
 
 
-def _decide(outcomes: _Outcomes, *, session_key: str) -> BillingResolution:
+def _decide(fetched: Fetched, *, session_key: str) -> BillingResolution:
     """The answer from the fetched outcomes (the free limit may not have been fetched)."""
-    pinned_team_id, problems = _pin_of(outcomes[_READ_PIN], session_key=session_key)
-    if _is_auth(outcomes[_RAW_USAGES].error) or _is_auth(outcomes[_TIERS].error):
+    pinned_team_id, problems = _pin_of(asked(fetched.pin), session_key=session_key)
+    raw_usages, tiers = asked(fetched.raw_usages), asked(fetched.tiers)
+    error = winning_error(raw_usages, tiers)
+    if isinstance(error, BillingAuthError):
         return BillingResolution(status=None, problems=[*problems, _AUTH_PROBLEM])
-    try:
-        raw_usages = _items(outcomes[_RAW_USAGES].unwrap(), RawUsage, "usages")
-    except Exception as error:
-        problem = _problem("usages", error, _UNKNOWN, session_key=session_key)
+    if isinstance(raw_usages, Err):
+        problem = _problem("usages", raw_usages.error, _UNKNOWN, session_key=session_key)
         return BillingResolution(status=None, problems=[*problems, problem])
     try:
-        tiers = _items(outcomes[_TIERS].unwrap(), OrganizationTier, "tiers")
-        usages = join_usages_with_tiers(raw_usages, tiers)
-    except Exception as error:
+        usages = join_usages_with_tiers(raw_usages.value, unwrap(tiers))
+    except Exception as error:  # the tiers failed, or conflict with each other
         return _decide_without_tiers(
-            raw_usages, error, pinned_team_id, problems, session_key=session_key
+            raw_usages.value, error, pinned_team_id, problems, session_key=session_key
         )
-    free_user_limit, free_error = _free_user_limit_of(outcomes.get(_FREE_LIMIT))
+    free_limit = fetched.free_limit
     try:
         status = build_status_billing(
             active_provider=BYTEROVER_PROVIDER,
             is_authenticated=True,
             usages=usages,
             pinned_team_id=pinned_team_id,
-            free_user_limit=free_user_limit,
+            free_user_limit=free_limit.value if isinstance(free_limit, Ok) else None,
         )
     except Exception as error:  # e.g. one organisation listed twice, differently
         problem = _problem("usages", error, _UNKNOWN, session_key=session_key)
         return BillingResolution(status=None, problems=[*problems, problem])
     # A free limit that failed matters only if the answer shows free credits;
     # so the answer does not depend on whether it was prefetched.
-    if free_error is not None and _shows_free_credits(status):
-        if _is_auth(free_error):
+    if isinstance(free_limit, Err) and _shows_free_credits(status):
+        if isinstance(winning_error(free_limit), BillingAuthError):
             return BillingResolution(status=None, problems=[*problems, _AUTH_PROBLEM])
-        problem = _problem("free-limit", free_error, _NO_NUMBERS, session_key=session_key)
+        problem = _problem("free-limit", free_limit.error, _NO_NUMBERS, session_key=session_key)
         problems.append(problem)
     return BillingResolution(status=status, problems=problems)
-
-
-def _free_user_limit_of(
-    outcome: _Outcome | None,
-) -> tuple[FreeUserLimit | None, Exception | None]:
-    if outcome is None:  # not fetched (yet)
-        return None, None
-    try:
-        return _instance(outcome.unwrap(), FreeUserLimit, "free user limit"), None
-    except Exception as error:
-        return None, error
 
 
 def _decide_without_tiers(
@@ -484,14 +338,11 @@ def _decide_without_tiers(
     return BillingResolution(status=status, problems=[*problems, problem])
 
 
-def _pin_of(outcome: _Outcome, *, session_key: str) -> tuple[str | None, list[Problem]]:
+def _pin_of(outcome: Outcome[PinRead], *, session_key: str) -> tuple[str | None, list[Problem]]:
     """The pin, or no pin and the problem that hid it."""
-    try:
-        read = _instance(outcome.unwrap(), PinRead, "pin read")
-        if read.team_id is not None and not isinstance(read.team_id, str):
-            raise BillingPayloadError(f"the pin store returned a {type(read.team_id).__name__}")
-    except Exception as error:
-        return None, [_problem("pins", error, _UNPINNED, session_key=session_key)]
+    if isinstance(outcome, Err):
+        return None, [_problem("pins", outcome.error, _UNPINNED, session_key=session_key)]
+    read = outcome.value
     if read.problem is not None:  # e.g. a corrupt pin file
         message = _redacted(f"{read.problem}; {_UNPINNED}", session_key)
         return None, [Problem(part="pins", message=message)]
@@ -526,70 +377,54 @@ def _redacted(message: str, session_key: str) -> str:
     return message.replace(session_key, "[session key]") if session_key else message
 
 
-def _is_auth(error: Exception | None) -> bool:
-    return isinstance(error, BillingAuthError)
+def _raise_winning(*outcomes: Outcome[object]) -> None:
+    """Raise the failure to act on (:func:`~billing_core._plan.winning_error`), if any."""
+    error = winning_error(*outcomes)
+    if error is not None:
+        raise error
 
 
-def _items(value: object, kind: type[_I], what: str) -> tuple[_I, ...]:
-    """``value`` as a tuple of ``kind``; a port that returned something else is at fault."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise BillingPayloadError(f"{what} must be a sequence, not {type(value).__name__}")
-    items = tuple(value)
-    for index, item in enumerate(items):
-        _instance(item, kind, f"{what}[{index}]")
-    return items
+# --- the pin plan ----------------------------------------------------------------------
 
 
-def _instance(value: object, kind: type[_I], what: str) -> _I:
-    if not isinstance(value, kind):
-        raise BillingPayloadError(f"{what} must be a {kind.__name__}, not {type(value).__name__}")
-    return value
-
-
-# --- the pin plan and its decision ---------------------------------------------------
-
-
-def _pin_plan(*, session_key: str | None, query: str | None) -> _Plan[Team | None]:
+def _pin_plan(*, session_key: str | None, query: str | None) -> Plan[Team | None]:
     if not session_key:
         raise NotAuthenticatedError("not signed in: sign in to change the billing team")
     team: Team | None = None
     if query is not None:
-        fetched = yield (_TEAMS, _USAGES)
-        teams, usages = _values(fetched, (_TEAMS, _USAGES))
-        team = _team_to_pin(
-            query=query,
-            teams=_items(teams, Team, "teams"),
-            usages=_items(usages, BillingUsage, "usages"),
-        )
-    write = _Call("write-pin", team_id=None if team is None else team.id)
-    _values((yield (write,)), (write,))
+        fetched = yield Calls(teams=True, raw_usages=True, tiers=True)
+        teams, usages = _teams_and_usages(fetched)
+        team = _team_to_pin(query=query, teams=teams, usages=usages)
+    written = yield Calls(write_pin=PinWrite(None if team is None else team.id))
+    unwrap(asked(written.pin_written))
     return team
 
 
-def _values(outcomes: _Outcomes, calls: tuple[_Call, ...]) -> list[object]:
-    """The calls' values in order; raises their error if any failed (a 401/403 first)."""
-    errors = [error for call in calls if (error := outcomes[call].error) is not None]
-    if errors:
-        raise next((e for e in errors if _is_auth(e)), errors[0])
-    return [outcomes[call].value for call in calls]
+def _teams_and_usages(fetched: Fetched) -> tuple[tuple[Team, ...], tuple[BillingUsage, ...]]:
+    """The teams and the joined usages; raises the winning failure if a call failed."""
+    teams, raw_usages, tiers = (
+        asked(fetched.teams),
+        asked(fetched.raw_usages),
+        asked(fetched.tiers),
+    )
+    _raise_winning(teams, raw_usages, tiers)
+    return unwrap(teams), join_usages_with_tiers(unwrap(raw_usages), unwrap(tiers))
 
 
 # --- the team picker plan --------------------------------------------------------------
 
 
-def _team_picker_plan(*, session_key: str | None) -> _Plan[TeamPicker]:
+def _team_picker_plan(*, session_key: str | None) -> Plan[TeamPicker]:
     if not session_key:
         raise NotAuthenticatedError("not signed in: sign in to list your teams")
-    fetched = yield (_READ_PIN, _TEAMS, _USAGES)
-    teams, usages = _values(fetched, (_TEAMS, _USAGES))
-    team_list = _items(teams, Team, "teams")
-    usage_list = _items(usages, BillingUsage, "usages")
-    pinned_team_id, problems = _pin_of(fetched[_READ_PIN], session_key=session_key)
+    fetched = yield Calls(read_pin=True, teams=True, raw_usages=True, tiers=True)
+    teams, usages = _teams_and_usages(fetched)
+    pinned_team_id, problems = _pin_of(asked(fetched.pin), session_key=session_key)
     return TeamPicker(
-        rows=team_choices(teams=team_list, usages=usage_list, pinned_team_id=pinned_team_id),
+        rows=team_choices(teams=teams, usages=usages, pinned_team_id=pinned_team_id),
         preselected_team_id=compute_team_preselection(
-            teams=team_list,
-            paid_organization_ids=paid_organization_ids(usage_list),
+            teams=teams,
+            paid_organization_ids=paid_organization_ids(usages),
             pinned_team_id=pinned_team_id,
         ),
         problems=problems,

@@ -1,4 +1,4 @@
-"""The shell (spec §8-§9): resolve_billing / pin_billing_team and their async twins.
+"""The use cases: resolve_billing / pin_billing_team and their async twins.
 
 Every test runs in both flavours through :class:`Flavor`, so sync and async are
 held to the same rules. The services are the in-memory fakes, except at the end

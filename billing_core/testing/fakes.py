@@ -32,11 +32,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, TypeAlias, TypeVar
 
+from billing_core._drive import AsyncPorts, SyncPorts, run_async, run_sync
 from billing_core._endpoints import BILLING_PATHS, Name, label
-from billing_core.adapters._closing import AsyncClosing, Closing
-from billing_core.adapters._usages import ajoined_usages, joined_usages
+from billing_core._plan import usages_plan
 from billing_core.errors import BillingApiError, BillingAuthError, BillingConfigError
 from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
+from billing_core.ports import AsyncClosing, Closing
 from billing_core.testing.account import DEFAULT_SESSION_KEY, Account
 
 __all__ = [
@@ -276,8 +277,8 @@ class InMemoryBillingService(_BillingData, _SyncFlavour):
     account (an attribute: change it freely). ``session_key`` is the only key
     accepted. Each call counts itself in ``calls``, runs ``on_call(part)`` in
     the calling thread, sleeps ``delay`` seconds, then raises
-    ``failures[part]`` if set. ``get_usages`` makes its two calls one after
-    the other.
+    ``failures[part]`` if set. ``get_usages`` makes its two calls at once,
+    as the HTTP adapter does.
     """
 
     def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
@@ -294,9 +295,7 @@ class InMemoryBillingService(_BillingData, _SyncFlavour):
 
     def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         """Raw usages joined with tiers, both fetched concurrently (the usages' error wins)."""
-        return joined_usages(
-            lambda: self.get_raw_usages(session_key), lambda: self.get_tiers(session_key)
-        )
+        return run_sync(usages_plan(), SyncPorts(session_key=session_key, billing=self))
 
 
 class AsyncInMemoryBillingService(_BillingData, _AsyncFlavour):
@@ -320,7 +319,7 @@ class AsyncInMemoryBillingService(_BillingData, _AsyncFlavour):
 
     async def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         """Raw usages joined with tiers, both fetched concurrently (the usages' error wins)."""
-        return await ajoined_usages(self.get_raw_usages(session_key), self.get_tiers(session_key))
+        return await run_async(usages_plan(), AsyncPorts(session_key=session_key, billing=self))
 
 
 class _TeamData(_FakeService):
