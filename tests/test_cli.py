@@ -21,7 +21,9 @@ import attrs
 import pytest
 
 import billing_core.service
-from billing_core import _terminal, cli
+from billing_core import cli
+from billing_core.cli import render
+from billing_core.cli import terminal as _terminal
 from billing_core.models import BillingUsage, Team
 from billing_core.testing import Account, FakeBillingApi
 from billing_core.testing.sample import ACME_TEAM_ID, SIDE_PROJECT_TEAM_ID, sample_account
@@ -717,7 +719,7 @@ def test_library_log_records_do_not_leak_to_stderr(run: Run, project: Path) -> N
     assert warnings[0].startswith("billing-core: warning: pins:")
 
 
-# --- when the network is needed (SPEC §4, §9): checks in that order -------------
+# --- when the network is needed: signed in, then the provider, then the base URL ---
 
 _REFUSED_BASE_URL = "http://billing.example.com/api/v1"  # plain http to a remote host
 
@@ -745,7 +747,7 @@ def test_status_of_another_provider_needs_no_base_url(
         ["status"],
         ["status", "--json"],
         ["status", "--require-funds"],
-        # Signed out comes first (SPEC §4 step 1), whatever the provider.
+        # Signed out is checked before anything else, whatever the provider.
         ["--provider", "openai", "status"],
         ["teams"],
         ["teams", "--json"],
@@ -877,7 +879,7 @@ def test_status_line_is_inert_even_if_presentation_passes_names_raw(
     api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch, tty: bool
 ) -> None:
     # The console is the last guard: it must not rely on the labels being clean.
-    monkeypatch.setattr(cli, "format_billing_line", lambda status: f"Billing: {HOSTILE}")
+    monkeypatch.setattr(render, "format_billing_line", lambda status: f"Billing: {HOSTILE}")
     result = run("status", tty=tty)
     assert result.code == 0
     _assert_inert(result)

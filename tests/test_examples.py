@@ -22,7 +22,7 @@ from billing_core import (
     StatusBilling,
     ensure_billing_funds,
 )
-from billing_core.cli import _funds_refusal
+from billing_core.cli.commands import _funds_refusal
 from billing_core.testing.strategies import billing_usages, status_billings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -16,8 +16,9 @@ from typing import TypeAlias
 
 from attrs import field, frozen
 
-from billing_core._terminal import Console, bold, tint
-from billing_core.cli import EXIT_NO_FUNDS, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, PIN_FILE, PROG
+from billing_core.cli.exits import EXIT_NO_FUNDS, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, PROG
+from billing_core.cli.settings import PIN_FILE
+from billing_core.cli.terminal import Console, bold, tint
 
 __all__ = ["DemoUpstream", "RunStep", "run_demo"]
 
@@ -40,6 +41,8 @@ the walk-through reads in order when piped."""
 
 def run_demo(console: Console, *, run_step: RunStep) -> int:
     """Walk through status, teams and pin; exit 1 if a step did not exit as expected."""
+    # Here, not at the top: the test harness (an HTTP server, the sample account)
+    # is loaded only when the demo runs, never by the rest of the command line.
     from billing_core.testing.fake_api import FakeBillingApi
     from billing_core.testing.sample import sample_account
 

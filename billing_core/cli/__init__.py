@@ -1,0 +1,175 @@
+"""The ``billing-core`` command line (also ``python -m billing_core``).
+
+For people and agents: who pays for this project's next LLM request, which
+teams could, and which one is pinned.
+
+.. code-block:: text
+
+    billing-core status [--json] [--require-funds]
+    billing-core teams [--json]
+    billing-core pin TEAM | billing-core pin --clear
+    billing-core demo
+
+Settings come from the environment: ``BRV_BILLING_BASE_URL`` (required to
+reach billing: not for ``demo``, nor for ``status`` when signed out or with
+another provider), ``BRV_TEAM_BASE_URL`` (defaults to the billing base),
+``BRV_SESSION_KEY`` (the signed-in session) and ``BRV_ACTIVE_PROVIDER``
+(defaults to ``byterover``; ``--provider`` overrides it). ``--project DIR``
+picks the project (default: the current directory); its pin lives in
+``DIR/.brv/brv-provider.json``. ``--timeout SECONDS`` bounds each HTTP
+request (default and maximum: the HTTP adapters').
+
+Exit codes (:data:`EXIT_CODES`): 0 resolved; 1 unexpected error; 2 bad usage
+(bad arguments or settings, a team query that names no team, several teams,
+or a team that cannot be billed, an unusable project directory); 3
+``status --require-funds`` found the credits exhausted or the pin invalid; 4
+not signed in (no session key, or the session was refused); 5 upstream
+unavailable (no status could be resolved, or the services failed); 130
+interrupted (Ctrl-C).
+
+Expected failures print one line, ``billing-core: error: ...``, on stderr and
+never a traceback; nothing printed ever contains the session key. Names,
+messages and paths from upstream, files or the user are shown with their
+control and invisible formatting characters escaped (``\\x1b``, ``\\u202e``),
+so they can neither drive the terminal nor forge a line; ``--json`` escapes
+them the JSON way.
+
+With ``--json`` (``status``, ``teams``) stdout holds one JSON document
+whatever the exit code, the error line still going to stderr: ``status``
+prints ``{"status": <wire JSON or null>, "problems": [{"part", "message"}]}``
+and, when it exits non-zero, ``"error": {"code", "message"}`` in it too;
+``teams`` prints its rows as a list, or ``{"error": {"code", "message"}}``
+when it exits non-zero. ``error.message`` is the stderr line without its
+``billing-core: error:`` prefix.
+
+The package, one job per module: :mod:`~billing_core.cli.exits` (exit codes
+and the expected failure), :mod:`~billing_core.cli.settings` (environment and
+flags), :mod:`~billing_core.cli.parser` (the arguments),
+:mod:`~billing_core.cli.commands` (the four commands),
+:mod:`~billing_core.cli.render` (what they print),
+:mod:`~billing_core.cli.terminal` (inert text, colour, the console) and
+:mod:`~billing_core.cli.demo` (the walk-through). This module only runs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+
+# The commands and their rendering load only once a command runs: `--help` and
+# `--version` do without them. The `X as X` imports are re-exports: PROG and
+# PIN_FILE are public, and the tests call _parser and _settings from here.
+from billing_core.cli.exits import (
+    EXIT_CODES,
+    EXIT_INTERRUPTED,
+    EXIT_NO_FUNDS,
+    EXIT_NOT_SIGNED_IN,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    _CliError,
+)
+from billing_core.cli.exits import PROG as PROG
+from billing_core.cli.parser import _json_command
+from billing_core.cli.parser import _parser as _parser
+from billing_core.cli.settings import (
+    ENV_ACTIVE_PROVIDER,
+    ENV_BILLING_BASE_URL,
+    ENV_SESSION_KEY,
+    ENV_TEAM_BASE_URL,
+)
+from billing_core.cli.settings import PIN_FILE as PIN_FILE
+from billing_core.cli.settings import _settings as _settings
+from billing_core.cli.terminal import Console, wants_colour
+
+__all__ = [
+    "ENV_ACTIVE_PROVIDER",
+    "ENV_BILLING_BASE_URL",
+    "ENV_SESSION_KEY",
+    "ENV_TEAM_BASE_URL",
+    "EXIT_CODES",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_SIGNED_IN",
+    "EXIT_NO_FUNDS",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_UNEXPECTED",
+    "EXIT_USAGE",
+    "main",
+]
+
+
+@contextlib.contextmanager
+def _quiet_library_logs() -> Iterator[None]:
+    # The CLI reports problems itself (warnings, errors); the library's log records
+    # would say the same thing twice, unformatted.
+    logger = logging.getLogger("billing_core")
+    saved = logger.propagate, logger.handlers[:]
+    logger.propagate = False
+    logger.handlers = [logging.NullHandler()]
+    try:
+        yield
+    finally:
+        logger.propagate, logger.handlers = saved[0], saved[1]
+
+
+def _silence_stdout() -> None:
+    # As the Python docs advise for SIGPIPE: point stdout at devnull so the
+    # interpreter's final flush does not fail again.
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    >>> main(["--version"])  # doctest: +SKIP
+    billing-core 0.1.0
+    0
+    """
+    environ = os.environ
+    console = Console(
+        out=sys.stdout,
+        err=sys.stderr,
+        colour=wants_colour(sys.stdout, environ),
+        secret=environ.get(ENV_SESSION_KEY) or None,
+        prog=PROG,
+    )
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    json_command = _json_command(arguments)
+    try:
+        with _quiet_library_logs():
+            args = _parser().parse_args(arguments)
+            # The demo brings its own API, session and project: settings meant
+            # for the real service must not break it.
+            settings = _settings(args, {} if args.command == "demo" else environ)
+            from billing_core.cli.commands import _COMMANDS
+
+            return _COMMANDS[args.command](args, settings, console)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except _CliError as exc:
+        code, message = exc.code, exc.message
+    except KeyboardInterrupt:
+        code, message = EXIT_INTERRUPTED, "interrupted"
+    except BrokenPipeError:
+        # The reader went away (`billing-core teams | head -1`): nothing left to say.
+        _silence_stdout()
+        return EXIT_UNEXPECTED
+    except Exception as exc:
+        # A bug, not an expected failure: still one line, and still no key.
+        code = EXIT_UNEXPECTED
+        message = f"unexpected {type(exc).__name__}: {exc} (please report this)"
+    if json_command is not None and not console.printed_json:
+        # A reader of --json always gets a document, whatever went wrong.
+        from billing_core.cli.render import _failure_wire
+
+        console.print_json(_failure_wire(json_command, code=code, message=message))
+    console.error(message)
+    return code
