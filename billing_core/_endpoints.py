@@ -1,4 +1,4 @@
-"""The upstream endpoints (SPEC §2): their paths, short names and the labels errors carry.
+"""The upstream endpoints: their paths, short names and the labels errors carry.
 
 One definition for the HTTP adapters, the in-memory fakes and the fake API,
 so a failure names its endpoint the same way whichever of them raised it.

@@ -1,4 +1,4 @@
-"""FakeBillingApi (spec §11): a real loopback server for §2, with faults and counters.
+"""FakeBillingApi: a real loopback server for the upstream API, with faults and counters.
 
 Talked to with plain httpx, so these tests pin down the fake itself, independently
 of the HTTP adapters that are tested against it.

@@ -1,4 +1,4 @@
-"""The wire codec (spec §3): exact wire dicts, strictness with exact paths, round trips."""
+"""The wire codec: exact wire dicts, strictness with exact paths, round trips."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`FakeBillingApi`: the upstream HTTP API of SPEC §2, served for real on loopback.
+"""`FakeBillingApi`: the upstream billing and team HTTP API, served for real on loopback.
 
 A standard-library HTTP/1.1 server (keep-alive, one daemon thread per
 connection) that serves an :class:`~billing_core.testing.Account` and lets a
@@ -137,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeBillingApi:
-    """A real HTTP server on ``127.0.0.1`` serving SPEC §2 for ``account``.
+    """A real HTTP server on ``127.0.0.1`` serving the upstream API for ``account``.
 
     - Billing endpoints live under ``base_url`` and ``/teams`` under
       ``team_base_url`` (the same URL by default, with the ``/api/v1`` prefix).
