@@ -137,7 +137,13 @@ def _check_pin(team_id: object) -> None:
 
 
 class _FakeService:
-    """What every in-memory service shares: counters, the hook, faults and the key check."""
+    """What every in-memory service shares: counters, the hook, faults and the key check.
+
+    The fakes follow the shell's sync/async idiom: this class decides (count,
+    hook, injected fault, session check, answer) without waiting for anything;
+    :func:`_serve` and :func:`_aserve` are the two thin drivers that call the
+    hook and wait the delay, blocking or awaiting.
+    """
 
     _parts: frozenset[str] = frozenset()
 
@@ -173,7 +179,7 @@ class _FakeService:
         self.closed = False
         self._lock = threading.Lock()
 
-    def _admit(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
+    def admit(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
         """Fail the call as injected or as upstream would, or answer it."""
         if self.closed:
             raise BillingConfigError("the service is closed")  # as the HTTP adapters say
@@ -186,44 +192,36 @@ class _FakeService:
             )
         return answer()
 
-    def _arrive(self, part: Part) -> object:
+    def arrive(self, part: Part) -> object:
         """Count the call and run the hook; returns what the hook returned."""
         with self._lock:
             self.calls[part] += 1
         return None if self.on_call is None else self.on_call(part)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(calls={dict(self.calls)!r}, closed={self.closed!r})"
-
-
-class _SyncFlavour(_FakeService, Closing):
-    """The sync flavour: the hook runs in the calling thread, the delay blocks it."""
-
-    def _call(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
-        self._arrive(part)
-        if self.delay:
-            time.sleep(self.delay)
-        return self._admit(part, session_key, answer)
-
     def close(self) -> None:
         """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
         self.closed = True
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(calls={dict(self.calls)!r}, closed={self.closed!r})"
 
-class _AsyncFlavour(_FakeService, AsyncClosing):
-    """The async flavour: a hook returning an awaitable is awaited; the delay sleeps."""
 
-    async def _call(self, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
-        hooked = self._arrive(part)
-        if inspect.isawaitable(hooked):
-            await hooked
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        return self._admit(part, session_key, answer)
+def _serve(fake: _FakeService, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
+    """The sync driver of a fake's call: the hook runs in this thread, the delay blocks it."""
+    fake.arrive(part)
+    if fake.delay:
+        time.sleep(fake.delay)
+    return fake.admit(part, session_key, answer)
 
-    async def aclose(self) -> None:
-        """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
-        self.closed = True
+
+async def _aserve(fake: _FakeService, part: Part, session_key: str, answer: Callable[[], _T]) -> _T:
+    """The async driver: a hook returning an awaitable is awaited; the delay sleeps."""
+    hooked = fake.arrive(part)
+    if inspect.isawaitable(hooked):
+        await hooked
+    if fake.delay:
+        await asyncio.sleep(fake.delay)
+    return fake.admit(part, session_key, answer)
 
 
 class _BillingData(_FakeService):
@@ -269,7 +267,7 @@ class _BillingData(_FakeService):
         return self.free_user_limit
 
 
-class InMemoryBillingService(_BillingData, _SyncFlavour):
+class InMemoryBillingService(_BillingData, Closing):
     """A :class:`~billing_core.ports.BillingService` serving ``account`` from memory.
 
     ``raw_usages`` and ``tiers`` replace what the account says (e.g. to serve a
@@ -283,39 +281,43 @@ class InMemoryBillingService(_BillingData, _SyncFlavour):
 
     def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
         """The account's usages before the tier join."""
-        return self._call("usages", session_key, self._raw_usages)
+        return _serve(self, "usages", session_key, self._raw_usages)
 
     def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
         """The account's tier entries (FREE organisations have none)."""
-        return self._call("tiers", session_key, self._tiers)
+        return _serve(self, "tiers", session_key, self._tiers)
 
     def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
         """The account's free credits; raises a 404 ``BillingApiError`` when it has none."""
-        return self._call("free-limit", session_key, self._free_user_limit)
+        return _serve(self, "free-limit", session_key, self._free_user_limit)
 
     def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         """Raw usages joined with tiers, both fetched concurrently (the usages' error wins)."""
         return run_sync(usages_plan(), SyncPorts(session_key=session_key, billing=self))
 
 
-class AsyncInMemoryBillingService(_BillingData, _AsyncFlavour):
+class AsyncInMemoryBillingService(_BillingData, AsyncClosing):
     """The async twin of :class:`InMemoryBillingService`.
 
     ``on_call(part)`` may return an awaitable, which is awaited (tests meet at
     a barrier this way); ``get_usages`` makes its two calls concurrently.
     """
 
+    async def aclose(self) -> None:
+        """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
+        self.close()
+
     async def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
         """The account's usages before the tier join."""
-        return await self._call("usages", session_key, self._raw_usages)
+        return await _aserve(self, "usages", session_key, self._raw_usages)
 
     async def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
         """The account's tier entries (FREE organisations have none)."""
-        return await self._call("tiers", session_key, self._tiers)
+        return await _aserve(self, "tiers", session_key, self._tiers)
 
     async def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
         """The account's free credits; raises a 404 ``BillingApiError`` when it has none."""
-        return await self._call("free-limit", session_key, self._free_user_limit)
+        return await _aserve(self, "free-limit", session_key, self._free_user_limit)
 
     async def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         """Raw usages joined with tiers, both fetched concurrently (the usages' error wins)."""
@@ -345,7 +347,7 @@ class _TeamData(_FakeService):
         return self.teams
 
 
-class InMemoryTeamService(_TeamData, _SyncFlavour):
+class InMemoryTeamService(_TeamData, Closing):
     """A :class:`~billing_core.ports.TeamService` serving ``account.teams`` (or ``teams``).
 
     The session key, ``delay``, ``failures`` (key ``"teams"``), ``on_call`` and
@@ -354,12 +356,16 @@ class InMemoryTeamService(_TeamData, _SyncFlavour):
 
     def list_teams(self, session_key: str) -> tuple[Team, ...]:
         """Every team of the account."""
-        return self._call("teams", session_key, self._teams)
+        return _serve(self, "teams", session_key, self._teams)
 
 
-class AsyncInMemoryTeamService(_TeamData, _AsyncFlavour):
+class AsyncInMemoryTeamService(_TeamData, AsyncClosing):
     """The async twin of :class:`InMemoryTeamService`."""
+
+    async def aclose(self) -> None:
+        """Mark the service closed: later calls raise :class:`~billing_core.BillingConfigError`."""
+        self.close()
 
     async def list_teams(self, session_key: str) -> tuple[Team, ...]:
         """Every team of the account."""
-        return await self._call("teams", session_key, self._teams)
+        return await _aserve(self, "teams", session_key, self._teams)
