@@ -1,5 +1,6 @@
-"""Find the team a person means from what they typed (an id, slug, name or display name),
-and decide whether it can be pinned.
+"""Team matching: the team a person means, and whether it can be pinned.
+
+A query is matched by id, then slug, then name, then display name.
 
 >>> acme = Team(id="org-1", name="acme", display_name="Acme Corp", slug="acme-corp")
 >>> beta = Team(id="org-2", name="beta", display_name="Beta", slug="beta")

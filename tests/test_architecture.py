@@ -122,3 +122,12 @@ def test_the_import_graph_has_no_cycle() -> None:
 
     for module in sorted(graph):
         visit(module)
+
+
+def test_every_module_opens_with_one_line_saying_its_job() -> None:
+    vague = {
+        module: ast.get_docstring(tree)
+        for module, tree in _modules().items()
+        if not (ast.get_docstring(tree) or "").split("\n")[0].rstrip().endswith((".", ":"))
+    }
+    assert vague == {}

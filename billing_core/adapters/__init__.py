@@ -1,0 +1,1 @@
+"""The adapters: the outside world behind the ports (HTTP services and the pin file)."""
