@@ -38,7 +38,15 @@ __all__ = [
 
 @runtime_checkable
 class PinStore(Protocol):
-    """Where a project's billing pin lives (a file, memory, a database...)."""
+    """Where a project's billing pin lives (a file, memory, a database...).
+
+    The pin store is synchronous in both worlds. A store whose calls never
+    block (a local file, memory) may say so with an attribute
+    ``reads_without_blocking = True``: the shell then calls it in place, where
+    it would otherwise hand each call to a worker thread (and the async shell
+    would otherwise leave its event loop for it). Leave it out for a store
+    that may wait on a network, a lock or a slow disk.
+    """
 
     def get_pinned_team_id(self) -> str | None:
         """The pinned team id, or ``None`` when there is no (readable) pin."""

@@ -1310,3 +1310,46 @@ def test_readme_documents_the_options_exit_codes_and_json_shapes() -> None:
     assert f"`--timeout SECONDS` bounds each HTTP request (default {DEFAULT_TIMEOUT:g}," in section
     assert f"`MAX_TIMEOUT`, {MAX_TIMEOUT:g}, is" in section
     assert '"error": {"code", "message"}' in section
+
+
+# --- gates fail closed, pipes and Ctrl-C ----------------------------------------------
+
+
+@pytest.mark.parametrize("pin_bytes", ["{not json", '{"billing": {"pinnedTeamId": 42}}'])
+def test_require_funds_refuses_when_the_pin_cannot_be_read(
+    run: Run, project: Path, pin_bytes: str
+) -> None:
+    # Read as unpinned, the status bills the default payer: a gate that passed
+    # would charge a team other than the one pinned.
+    _pin_file(project).parent.mkdir()
+    _pin_file(project).write_text(pin_bytes)
+    result = run("status", "--require-funds")
+    assert result.code == cli.EXIT_NO_FUNDS
+    assert "pin could not be read" in result.err
+    assert run("status").code == cli.EXIT_OK  # without the gate, a warning only
+    as_json = run("status", "--require-funds", "--json")
+    assert json.loads(as_json.out)["error"]["code"] == cli.EXIT_NO_FUNDS
+
+
+def test_require_funds_with_another_provider_says_nothing_was_checked(run: Run) -> None:
+    result = run("status", "--provider", "openai", "--require-funds")
+    assert (result.code, result.out) == (cli.EXIT_OK, "Using openai\n")
+    assert "--require-funds: nothing to check: openai is the active provider" in result.err
+
+
+@pytest.mark.parametrize("argv", [["teams"], ["status"], ["teams", "--json"]])
+def test_a_closed_stdout_ends_quietly_as_pipes_expect(
+    env: dict[str, str], project: Path, argv: list[str]
+) -> None:
+    process = subprocess.Popen(
+        [*_script(), *argv],
+        env=env,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before anything is written
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (cli.EXIT_BROKEN_PIPE, "")

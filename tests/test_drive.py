@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import concurrent.futures.thread
+import asyncio
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 from _billing_samples import three_team_account
@@ -12,11 +17,13 @@ from billing_core import (
     BillingResolution,
     HttpBillingService,
     HttpTeamService,
+    aresolve_billing,
     pin_billing_team,
     resolve_billing,
 )
 from billing_core.testing import (
     DEFAULT_SESSION_KEY,
+    AsyncInMemoryBillingService,
     FakeBillingApi,
     InMemoryBillingService,
     InMemoryPinStore,
@@ -36,20 +43,45 @@ def _threads_of_each_part() -> tuple[
     return seen, billing, InMemoryPinStore("org-acme", on_call=record)
 
 
-def test_when_no_thread_can_start_every_call_runs_in_the_calling_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # What ThreadPoolExecutor.submit does once the interpreter is shutting down
-    # (e.g. a call from an atexit handler): raise RuntimeError.
-    monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)
-    seen, billing, pins = _threads_of_each_part()
-    resolution = resolve_billing(
-        active_provider="byterover", session_key=DEFAULT_SESSION_KEY, billing=billing, pins=pins
+_NO_THREADS_SCRIPT = """
+import threading
+
+def refuse(self):
+    raise RuntimeError("can't start new thread")
+
+threading.Thread.start = refuse  # as a process at its thread limit, from the start
+
+from _billing_samples import three_team_account
+from billing_core import resolve_billing
+from billing_core.testing import DEFAULT_SESSION_KEY, InMemoryBillingService, InMemoryPinStore
+
+seen = set()
+record = lambda part: seen.add((part, threading.current_thread().name))
+resolution = resolve_billing(
+    active_provider="byterover",
+    session_key=DEFAULT_SESSION_KEY,
+    billing=InMemoryBillingService(three_team_account(), on_call=record),
+    pins=InMemoryPinStore("org-acme", on_call=record),
+)
+assert resolution.ok and resolution.status is not None, resolution
+print(sorted(seen))
+"""
+
+
+def test_when_no_thread_can_start_every_call_runs_in_the_calling_thread() -> None:
+    # A fresh interpreter: the shared pool of this one already has workers.
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_THREADS_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+        check=False,
     )
-    assert resolution.ok
-    assert resolution.status is not None
-    assert set(seen) == {"get", "usages", "tiers", "free-limit"}
-    assert set(seen.values()) == {threading.current_thread()}
+    assert done.returncode == 0, done.stderr
+    parts = ["free-limit", "get", "tiers", "usages"]
+    assert done.stdout.strip() == str([(part, "MainThread") for part in parts])
 
 
 def test_one_request_runs_in_the_calling_thread_and_the_others_in_workers() -> None:
@@ -135,3 +167,38 @@ def test_many_concurrent_resolves_and_pins_never_deadlock_a_full_pool(
         "tiers": callers,
         "free-limit": callers // 2,
     }
+
+
+class _RecordingStore:
+    """A pin store that records the thread of each read; ``reads_without_blocking`` as given."""
+
+    def __init__(self, *, never_blocks: bool) -> None:
+        self.reads_without_blocking = never_blocks
+        self.read_in: list[threading.Thread] = []
+
+    def get_pinned_team_id(self) -> str | None:
+        self.read_in.append(threading.current_thread())
+        return "org-acme"
+
+    def set_pinned_team_id(self, team_id: str | None) -> None:
+        raise AssertionError("not written")
+
+
+@pytest.mark.parametrize("never_blocks", [True, False])
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_pin_store_that_never_blocks_is_read_in_place(flavour: str, never_blocks: bool) -> None:
+    store = _RecordingStore(never_blocks=never_blocks)
+    arguments: dict[str, Any] = {
+        "active_provider": "byterover",
+        "session_key": DEFAULT_SESSION_KEY,
+        "pins": store,
+    }
+    if flavour == "sync":
+        billing = InMemoryBillingService(three_team_account())
+        resolution = resolve_billing(billing=billing, **arguments)
+    else:
+        billing_async = AsyncInMemoryBillingService(three_team_account())
+        resolution = asyncio.run(aresolve_billing(billing=billing_async, **arguments))
+    assert resolution.ok
+    (reader,) = store.read_in
+    assert (reader is threading.current_thread()) is never_blocks

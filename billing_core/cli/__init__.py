@@ -57,13 +57,17 @@ import contextlib
 import io
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
+from types import FrameType
+from typing import NoReturn
 
 # The commands and their rendering load only once a command runs: `--help` and
 # `--version` do without them. The `X as X` imports are re-exports: PROG and
 # PIN_FILE are public, and the tests call _parser and _settings from here.
 from billing_core.cli.exits import (
+    EXIT_BROKEN_PIPE,
     EXIT_CODES,
     EXIT_INTERRUPTED,
     EXIT_NO_FUNDS,
@@ -101,6 +105,7 @@ __all__ = [
     "EXIT_UNEXPECTED",
     "EXIT_USAGE",
     "main",
+    "run",
 ]
 
 
@@ -124,6 +129,25 @@ def _silence_stdout() -> None:
     with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+
+
+def run() -> NoReturn:
+    """The console script: :func:`main` on ``sys.argv``, Ctrl-C taken once, then exit.
+
+    The first Ctrl-C interrupts whatever runs (exit 130 within moments: the
+    worker threads of a request in flight are daemons); later ones are
+    ignored, so an impatient second press never prints a traceback from the
+    interpreter's shutdown. :func:`main` itself leaves signals alone, for
+    programs that embed it.
+    """
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGINT, _interrupt_once)
+    sys.exit(main())
+
+
+def _interrupt_once(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`billing-core teams | head -1`): nothing left to say.
         _silence_stdout()
-        return EXIT_UNEXPECTED
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         # A bug, not an expected failure: still one line, and still no key.
         code = EXIT_UNEXPECTED

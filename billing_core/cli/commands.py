@@ -48,7 +48,7 @@ from billing_core.errors import (
     TeamNotFoundError,
 )
 from billing_core.funds import ensure_billing_funds
-from billing_core.models import BillingUsage, Problem, StatusBilling
+from billing_core.models import BillingUsage, OtherProviderBilling, Problem, StatusBilling
 from billing_core.resolution import BYTEROVER_PROVIDER
 from billing_core.teams import team_label
 
@@ -88,6 +88,21 @@ def _funds_refusal(
     if _refusal(status, usages=()) is None:
         return None
     return _refusal(status, usages=usages())
+
+
+def _pin_refusal(problems: Sequence[Problem]) -> str | None:
+    """Refuse when the pin could not be read: the payer shown may not be the team pinned.
+
+    The resolve goes on as if unpinned (right for a status line), but a gate
+    that passed would bill the default payer instead of the pinned team.
+    """
+    unread = [problem.message for problem in problems if problem.part == "pins"]
+    if not unread:
+        return None
+    return (
+        f"refusing: the billing pin could not be read, so the team billed may not be the one"
+        f" pinned ({'; '.join(unread)}); fix or remove {PIN_FILE}"
+    )
 
 
 def _refusal(status: StatusBilling, *, usages: Sequence[BillingUsage]) -> str | None:
@@ -137,7 +152,12 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console)
                 except BillingError:
                     return ()
 
-            refusal = _funds_refusal(status, usages)
+            refusal = _pin_refusal(problems) or _funds_refusal(status, usages)
+        if require_funds and isinstance(status, OtherProviderBilling):
+            console.warn(
+                f"--require-funds: nothing to check: {printable(settings.provider or '(none)')}"
+                f" is the active provider, and only {BYTEROVER_PROVIDER} is billed in credits"
+            )
     if failure is None and refusal is not None:
         failure = _CliError(EXIT_NO_FUNDS, refusal)
 

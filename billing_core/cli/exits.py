@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Final
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_CODES",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_SIGNED_IN",
@@ -30,15 +31,19 @@ EXIT_NO_FUNDS: Final = 3
 EXIT_NOT_SIGNED_IN: Final = 4
 EXIT_UNAVAILABLE: Final = 5
 EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE: Final = 141  # 128 + SIGPIPE: what `cat` reports when `head` stops reading
 
 EXIT_CODES: Final[Mapping[int, str]] = {
     EXIT_OK: "resolved",
     EXIT_UNEXPECTED: "unexpected error (a bug: please report it)",
     EXIT_USAGE: "bad usage: arguments, settings, project directory, or a team that cannot pay",
-    EXIT_NO_FUNDS: "status --require-funds: credits exhausted or the pin is invalid",
+    EXIT_NO_FUNDS: (
+        "status --require-funds: credits exhausted, the pin is invalid, or the pin cannot be read"
+    ),
     EXIT_NOT_SIGNED_IN: "not signed in: no session key, or the session was refused",
     EXIT_UNAVAILABLE: "upstream unavailable: billing could not be resolved",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_BROKEN_PIPE: "stdout was closed by its reader (e.g. `| head -1`); nothing is printed",
 }
 
 

@@ -97,6 +97,11 @@ class InMemoryPinStore:
         self.writes = 0
 
     @property
+    def reads_without_blocking(self) -> bool:
+        """True unless an ``on_call`` hook is set (a hook may block: a barrier, a sleep)."""
+        return self.on_call is None
+
+    @property
     def team_id(self) -> str | None:
         """The pin as stored (whatever ``fail_with`` says)."""
         with self._lock:
