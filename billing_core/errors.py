@@ -15,6 +15,7 @@ __all__ = [
     "BillingConfigError",
     "BillingError",
     "BillingPayloadError",
+    "BillingUnknownError",
     "InsufficientCreditsError",
     "InvalidPinError",
     "NotAuthenticatedError",
@@ -72,6 +73,11 @@ class NotAuthenticatedError(BillingError):
 
 class InsufficientCreditsError(BillingError):
     """The party that would pay for the next request has no credits left."""
+
+
+class BillingUnknownError(BillingError):
+    """Who would pay for the next request is unknown (not signed in, or billing
+    could not be resolved), and the funds guard was told to refuse then."""
 
 
 class InvalidPinError(BillingError):

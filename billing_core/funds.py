@@ -1,7 +1,8 @@
 """The funds guard: refuse a request the resolved payer cannot cover, and say why.
 
 Pure: it reads the ``StatusBilling`` it is given (and, for better advice, the
-user's usages) and either returns ``None`` or raises.
+user's usages) and either returns ``None`` or raises. Unknown billing
+(``None``) is refused unless the caller says to allow it.
 
 >>> ensure_billing_funds(FreeBilling(remaining=10, total=1_000)) is None
 True
@@ -15,7 +16,7 @@ billing_core.errors.InsufficientCreditsError: Your personal free credits are use
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Final, Literal, TypeAlias, TypeVar, overload
 
 from billing_core._labels import (
     invalid_pin_label,
@@ -23,7 +24,12 @@ from billing_core._labels import (
     organization_label,
     team_listing,
 )
-from billing_core.errors import InsufficientCreditsError, InvalidPinError
+from billing_core.errors import (
+    BillingConfigError,
+    BillingUnknownError,
+    InsufficientCreditsError,
+    InvalidPinError,
+)
 from billing_core.models import (
     BillingUsage,
     FreeBilling,
@@ -36,7 +42,7 @@ from billing_core.models import (
 )
 from billing_core.presentation import PIN_COMMAND_HINT
 
-__all__ = ["ensure_billing_funds", "is_billing_exhausted"]
+__all__ = ["WhenUnknown", "ensure_billing_funds", "is_billing_exhausted"]
 
 
 def is_billing_exhausted(status: StatusBilling | None) -> bool:
@@ -99,11 +105,12 @@ def _paid_teams_with_credits(
     Duplicates follow resolution's rule, as far as advice can: identical repeats
     are one team; a team listed with different values is left out, since either
     figure could be the lie. (Raising, as resolution does, would hide the
-    refusal this advice only completes.)
+    refusal this advice only completes.) An organisation with an empty id
+    cannot be pinned, so it is never offered.
     """
     by_id: dict[str, BillingUsage | None] = {}
     for u in usages:
-        if u.is_paid and u.organization_id != excluding:
+        if u.is_paid and u.organization_id and u.organization_id != excluding:
             known = by_id.setdefault(u.organization_id, u)
             if known is not u and known != u:
                 by_id[u.organization_id] = None
@@ -171,8 +178,42 @@ def _invalid_pin(status: InvalidPinBilling, usages: Iterable[BillingUsage]) -> I
     )
 
 
+WhenUnknown: TypeAlias = Literal["allow", "refuse"]
+"""What :func:`ensure_billing_funds` does when billing is unknown (``None``)."""
+
+_WHEN_UNKNOWN: Final = frozenset({"allow", "refuse"})
+
+
+def _unknown() -> BillingUnknownError:
+    return BillingUnknownError(
+        "Who pays for the next request is unknown (not signed in, or billing could not be "
+        "resolved). Sign in, or try again once billing answers."
+    )
+
+
+@overload
 def ensure_billing_funds(
-    status: StatusBilling | None, *, usages: Iterable[BillingUsage] = ()
+    status: StatusBilling,
+    *,
+    usages: Iterable[BillingUsage] = (),
+    when_unknown: WhenUnknown = "refuse",
+) -> None: ...
+
+
+@overload
+def ensure_billing_funds(
+    status: StatusBilling | None,
+    *,
+    usages: Iterable[BillingUsage] = (),
+    when_unknown: WhenUnknown,
+) -> None: ...
+
+
+def ensure_billing_funds(
+    status: StatusBilling | None,
+    *,
+    usages: Iterable[BillingUsage] = (),
+    when_unknown: WhenUnknown = "refuse",
 ) -> None:
     """Raise when the next request cannot be paid for; return ``None`` otherwise.
 
@@ -187,18 +228,34 @@ def ensure_billing_funds(
     - exhausted free credits while a team must be picked:
       :class:`InsufficientCreditsError` listing the paid teams to pick;
     - an invalid pin: :class:`InvalidPinError` telling the user to pin a paid
-      team (listing the paid teams with credits found in ``usages``).
+      team (listing the paid teams with credits found in ``usages``);
+    - unknown billing, ``None`` (what a signed-out user or an outage
+      resolves to: nobody knows who would pay): :class:`BillingUnknownError`
+      unless ``when_unknown="allow"``.
 
-    ``None`` (not signed in, or billing unknown), another provider and statuses
-    without numbers pass: the guard only refuses what it knows cannot be paid,
-    and leaves the rest to the server.
+    A status that may be ``None`` must say what to do with it: ``mypy``
+    rejects ``ensure_billing_funds(status)`` for a ``StatusBilling | None``
+    without ``when_unknown``, and at run time the default is ``"refuse"``.
+    Another provider and a known payer without numbers pass: the guard
+    refuses what it knows cannot be paid (or cannot tell who would pay),
+    and leaves the rest to the server. A ``when_unknown`` other than
+    ``"allow"`` or ``"refuse"`` raises :class:`BillingConfigError`.
 
     >>> ensure_billing_funds(InvalidPinBilling(organization_id="org-9", reason="not-a-member"))
     Traceback (most recent call last):
       ...
     billing_core.errors.InvalidPinError: The pinned team org-9 is not one of your teams. \
 Pin a paid team with `billing-core pin TEAM`.
+    >>> ensure_billing_funds(None, when_unknown="refuse")
+    Traceback (most recent call last):
+      ...
+    billing_core.errors.BillingUnknownError: Who pays for the next request is unknown \
+(not signed in, or billing could not be resolved). Sign in, or try again once billing answers.
+    >>> ensure_billing_funds(None, when_unknown="allow") is None
+    True
     """
+    if when_unknown not in _WHEN_UNKNOWN:
+        raise BillingConfigError(f"when_unknown must be 'allow' or 'refuse', not {when_unknown!r}")
     match status:
         case InvalidPinBilling():
             raise _invalid_pin(status, usages)
@@ -211,7 +268,10 @@ Pin a paid team with `billing-core pin TEAM`.
         case TeamPickNeededBilling():
             if is_billing_exhausted(status):
                 raise _pick_needed_exhausted(status)
-        case None | OtherProviderBilling():
-            pass  # nothing to pay for here, or nothing known: the server decides
+        case None:
+            if when_unknown == "refuse":
+                raise _unknown()
+        case OtherProviderBilling():
+            pass  # not billed in credits: nothing to guard
         case _:
             raise unhandled_status(status)

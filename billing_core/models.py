@@ -51,10 +51,11 @@ _PROBLEM_PARTS: Final = frozenset({"usages", "tiers", "free-limit", "pins", "aut
 
 
 def is_paid_tier(tier: str) -> bool:
-    """Whether ``tier`` is paid: anything but ``"FREE"``, including unknown tiers.
+    """Whether ``tier`` is paid: anything but ``"FREE"``, including unknown tiers
+    (the empty string is one).
 
-    >>> is_paid_tier("PRO"), is_paid_tier("ENTERPRISE"), is_paid_tier("FREE")
-    (True, True, False)
+    >>> is_paid_tier("PRO"), is_paid_tier("ENTERPRISE"), is_paid_tier(""), is_paid_tier("FREE")
+    (True, True, True, False)
     """
     return tier != FREE_TIER
 
@@ -106,10 +107,15 @@ def _percent(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 @frozen(kw_only=True)
 class OrganizationTier:
-    """The subscription tier of one organisation, as ``/billing/organizations/tiers`` says."""
+    """The subscription tier of one organisation, as ``/billing/organizations/tiers`` says.
 
-    organization_id: str = field(validator=_nonempty_str)
-    tier: str = field(validator=_nonempty_str)
+    Any string is a tier: the empty one too is an unknown tier, hence paid.
+    An empty ``organization_id`` is accepted as upstream sent it (see
+    :class:`RawUsage`).
+    """
+
+    organization_id: str = field(validator=_str)
+    tier: str = field(validator=_str)
     is_trialing: bool = field(default=False, validator=_bool)
 
     @property
@@ -123,9 +129,12 @@ class RawUsage:
     """One organisation's credit usage before the tier join (``/billing/usages``).
 
     ``total_limit`` is ``limit + add_on_remaining``; ``percent_used`` is 0-100.
+    An empty ``organization_id`` is accepted, so that one odd entry does not
+    reject the whole payload; such an organisation can never be pinned or
+    billed, and resolution refuses to guess only when it would decide who pays.
     """
 
-    organization_id: str = field(validator=_nonempty_str)
+    organization_id: str = field(validator=_str)
     organization_name: str = field(validator=_str)
     organization_status: str = field(validator=_str)
     limit: int = field(validator=_int)
@@ -156,9 +165,13 @@ class RawUsage:
 
 @frozen(kw_only=True)
 class BillingUsage:
-    """One organisation's usage joined with its tier: the input of resolution."""
+    """One organisation's usage joined with its tier: the input of resolution.
 
-    organization_id: str = field(validator=_nonempty_str)
+    As in :class:`RawUsage`, ``organization_id`` may be empty; ``tier`` is any
+    string, the empty one an unknown (paid) tier.
+    """
+
+    organization_id: str = field(validator=_str)
     organization_name: str = field(validator=_str)
     organization_status: str = field(validator=_str)
     limit: int = field(validator=_int)
@@ -168,7 +181,7 @@ class BillingUsage:
     remaining: int = field(validator=_int)
     percent_used: float = field(validator=_percent)
     limit_exceeded: bool = field(validator=_bool)
-    tier: str = field(default=FREE_TIER, validator=_nonempty_str)
+    tier: str = field(default=FREE_TIER, validator=_str)
     is_trialing: bool = field(default=False, validator=_bool)
 
     @property

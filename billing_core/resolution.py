@@ -21,6 +21,14 @@ nothing is pinned) appears more than once, identical entries are read as one
 and conflicting entries raise :class:`~billing_core.errors.BillingPayloadError`:
 picking one of them would make the answer depend on the order of the list, and
 merging them would invent numbers nobody reported.
+
+Organisations with an empty id follow the same idea. Such an organisation
+can never be pinned (an empty pin is no pin) nor billed (a paid status names
+its organisation), so it matters only when it is paid and nothing is pinned:
+then it would be one more paid team, and whether it counts decides who pays,
+so that raises :class:`~billing_core.errors.BillingPayloadError`. Everywhere
+else it is left out: it is not a pick candidate, not a picker row, not a
+predicted payer.
 """
 
 from __future__ import annotations
@@ -81,7 +89,8 @@ def resolve_billing_team_id(
 
     A non-empty pin wins, even a stale one (the server decides what it accepts);
     otherwise the only paid organisation when there is exactly one (duplicate ids
-    count once); otherwise ``None``.
+    count once); otherwise ``None``. An empty id counts as a paid organisation
+    but is never the answer (it cannot be billed): ``None`` then.
 
     >>> resolve_billing_team_id(paid_organization_ids=["org-1"])
     'org-1'
@@ -94,7 +103,7 @@ def resolve_billing_team_id(
     if pinned_team_id:
         return pinned_team_id
     if len(paid) == 1:
-        return next(iter(paid))
+        return next(iter(paid)) or None
     return None
 
 
@@ -127,7 +136,9 @@ def join_usages_with_tiers(
     An organisation with no tier entry is ``FREE`` and not trialing. The result
     keeps the order of ``raw_usages``. Two tier entries for one organisation
     that disagree raise :class:`~billing_core.errors.BillingPayloadError`
-    (identical repeats are harmless).
+    (identical repeats are harmless). An empty id is joined like any other:
+    two tier entries with an empty id that disagree are such a conflict too,
+    since which usage each belongs to cannot be told.
 
     >>> raw = RawUsage(
     ...     organization_id="org-1", organization_name="Acme", organization_status="active",
@@ -153,16 +164,27 @@ def join_usages_with_tiers(
 _Entry = TypeVar("_Entry", BillingUsage, OrganizationTier)
 
 
-def _by_organization_id(items: Iterable[_Entry], *, path: str, entry: str) -> dict[str, _Entry]:
+_ANONYMOUS_PAYER: Final = (
+    "an organization on a paid tier has an empty id: it can be neither billed nor pinned,"
+    " and counting it or not changes who pays"
+)
+
+
+def _by_organization_id(
+    items: Iterable[_Entry], *, path: str, entry: str, refuse_empty_ids: bool = False
+) -> dict[str, _Entry]:
     """``items`` by organisation id, in first-seen order: the one rule for duplicates.
 
     Identical repeats are one entry; repeats that disagree raise
     :class:`~billing_core.errors.BillingPayloadError` naming ``path`` (the
     payload list) and the organisation, since keeping either would make the
-    answer depend on the order of the list.
+    answer depend on the order of the list. With ``refuse_empty_ids``, an
+    entry with an empty id raises too (only paid usages ask for it).
     """
     by_id: dict[str, _Entry] = {}
     for item in items:
+        if refuse_empty_ids and not item.organization_id:
+            raise BillingPayloadError(_ANONYMOUS_PAYER, path=path)
         known = by_id.setdefault(item.organization_id, item)
         if known is not item and known != item:
             raise BillingPayloadError(
@@ -211,7 +233,9 @@ def build_status_billing(
 
     A paid status carries its usage's ``limit_exceeded``; free and pick-needed
     statuses are ``limit_exceeded`` when the free limit's flag or its monthly
-    window's flag is set.
+    window's flag is set. A paid organisation with an empty id, when nothing
+    is pinned, raises :class:`~billing_core.errors.BillingPayloadError` (see
+    the module's note); with a pin, or on the FREE tier, it is ignored.
 
     The work is one pass over ``usages``; only the returned objects are built.
 
@@ -243,7 +267,10 @@ def build_status_billing(
 
     # Inline tier test, not u.is_paid: two calls per usage make the 100k bench 5x slower.
     paid = _by_organization_id(
-        [u for u in usages if u.tier != FREE_TIER], path="usages", entry="usage"
+        [u for u in usages if u.tier != FREE_TIER],
+        path="usages",
+        entry="usage",
+        refuse_empty_ids=True,
     )
     team_id = resolve_billing_team_id(paid_organization_ids=paid.keys())
     if team_id is not None:
@@ -418,14 +445,17 @@ def team_choices(
     selectable; exactly the rows of the pinned team (if any) are marked pinned,
     selectable or not, so a picker can show a stale or free-tier pin. Conflicting
     usages for one organisation raise
-    :class:`~billing_core.errors.BillingPayloadError`.
+    :class:`~billing_core.errors.BillingPayloadError`; usages with an empty id
+    belong to no team and are left out.
 
     >>> team = Team(id="org-1", name="acme", display_name="Acme", slug="acme")
     >>> [(c.team.id, c.selectable, c.reason, c.is_pinned)
     ...  for c in team_choices(teams=[team], usages=[], pinned_team_id="org-1")]
     [('org-1', False, 'no-usage', True)]
     """
-    by_id = _by_organization_id(usages, path="usages", entry="usage")
+    by_id = _by_organization_id(
+        (u for u in usages if u.organization_id), path="usages", entry="usage"
+    )
     return tuple(
         TeamChoice(
             team=team,

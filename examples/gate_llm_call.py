@@ -3,13 +3,15 @@
     python examples/gate_llm_call.py [--project DIR] PROMPT
 
 Prints the billing line first, then either the model's answer or why the
-request was refused (exit 3). With ``BRV_BILLING_BASE_URL`` and
-``BRV_SESSION_KEY`` unset it runs against the built-in fake API and a temporary
-project; ``--scenario`` then picks the situation to show:
+request was refused (exit 3). Unknown billing (billing down, or not signed in)
+is refused too: nobody can tell who would pay. With ``BRV_BILLING_BASE_URL``
+and ``BRV_SESSION_KEY`` unset it runs against the built-in fake API and a
+temporary project; ``--scenario`` then picks the situation to show:
 
 - ``ok``: the paid team pays (the default);
 - ``exhausted``: the paid team has no credits left;
-- ``free-pin``: the project is pinned to a FREE-tier team.
+- ``free-pin``: the project is pinned to a FREE-tier team;
+- ``outage``: the billing API answers 503, so who pays is unknown.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from pathlib import Path
 import billing_core as bc
 
 EXIT_REFUSED = 3
-EXIT_UNAVAILABLE = 5
 
 
 def pretend_llm_call(prompt: str) -> str:
@@ -43,10 +44,8 @@ def gated_call(prompt: str, *, project: Path, base_url: str, session_key: str) -
         for problem in resolution.problems:
             print(f"warning: {problem.part}: {problem.message}", file=sys.stderr)
         status = resolution.status
-        if status is None:
-            print("error: billing is unavailable; not calling the model", file=sys.stderr)
-            return EXIT_UNAVAILABLE
-        print(bc.format_billing_line(status))
+        if status is not None:
+            print(bc.format_billing_line(status))
         refusal = funds_refusal(status, lambda: billing.get_usages(session_key))
     if refusal is not None:
         print(f"refused: {refusal}", file=sys.stderr)
@@ -56,17 +55,19 @@ def gated_call(prompt: str, *, project: Path, base_url: str, session_key: str) -
 
 
 def funds_refusal(
-    status: bc.StatusBilling, fetch_usages: Callable[[], Sequence[bc.BillingUsage]]
+    status: bc.StatusBilling | None, fetch_usages: Callable[[], Sequence[bc.BillingUsage]]
 ) -> str | None:
-    """Why the payer cannot pay for the next request, or ``None`` when it can.
+    """Why the next request must not be sent, or ``None`` when the payer can pay.
 
     The funds guard decides on the status alone; the usages only word a
     refusal (which other paid teams still have credits). So they are fetched
     on the refusal path only, a second request that a payer with credits never
-    waits for. ``billing-core status --require-funds`` takes the same two steps.
+    waits for, and never for unknown billing, which no team listing can help.
+    ``billing-core status --require-funds`` takes the same two steps.
     """
-    if _refusal(status, usages=()) is None:
-        return None
+    refusal = _refusal(status, usages=())
+    if refusal is None or status is None:
+        return refusal
     try:
         usages = fetch_usages()
     except bc.BillingError:  # the advice is a bonus: the refusal stands without it
@@ -74,9 +75,12 @@ def funds_refusal(
     return _refusal(status, usages=usages)
 
 
-def _refusal(status: bc.StatusBilling, *, usages: Sequence[bc.BillingUsage]) -> str | None:
+def _refusal(status: bc.StatusBilling | None, *, usages: Sequence[bc.BillingUsage]) -> str | None:
     try:
-        bc.ensure_billing_funds(status, usages=usages)
+        # None (signed out, or billing down) is refused: whoever the server picks would pay.
+        bc.ensure_billing_funds(status, usages=usages, when_unknown="refuse")
+    except bc.BillingUnknownError as exc:
+        return f"billing unknown: {exc}"
     except bc.InsufficientCreditsError as exc:
         return f"out of credits: {exc}"
     except bc.InvalidPinError as exc:
@@ -91,6 +95,8 @@ def _fake_upstream(scenario: str) -> Iterator[tuple[str, str, Path]]:
 
     account = sample_account(acme_remaining=0 if scenario == "exhausted" else 12_400)
     with tempfile.TemporaryDirectory() as project, FakeBillingApi(account) as api:
+        if scenario == "outage":
+            api.fail("usages", status=503)
         if scenario == "free-pin":
             pins = bc.FilePinStore(Path(project).resolve() / ".brv")
             pins.set_pinned_team_id(SIDE_PROJECT_TEAM_ID)
@@ -103,7 +109,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--project", type=Path, default=Path.cwd())
     parser.add_argument(
         "--scenario",
-        choices=("ok", "exhausted", "free-pin"),
+        choices=("ok", "exhausted", "free-pin", "outage"),
         default="ok",
         help="the fake account's situation (only without BRV_* settings)",
     )

@@ -85,6 +85,32 @@ def test_gate_llm_call(scenario: str, code: int, out: str, err: str) -> None:
         assert "(model)" not in done.stdout  # the model is not called
 
 
+def test_gate_llm_call_refuses_when_billing_is_unknown() -> None:
+    # Billing down resolves to no status; the gate used to need its own check
+    # for that, and the guard alone let such a request through.
+    done = _run(str(EXAMPLES / "gate_llm_call.py"), "--scenario", "outage", "hello")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == ""  # no billing line to show, and the model is not called
+    assert "warning: usages: " in done.stderr
+    assert "refused: billing unknown: Who pays for the next request is unknown" in done.stderr
+
+
+def test_monitor_agent_gates_from_memory_and_invalidates_on_a_refusal() -> None:
+    done = _run(str(EXAMPLES / "monitor_agent.py"))
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.splitlines() == [
+        "Billing: Acme Corp (3,000 credits, PRO)",
+        "(model) plan the refactor: done.",
+        "(model) write the tests: done.",
+        "(model) fix the flaky one: done.",
+        "Billing: Acme Corp (0 credits, PRO)",  # seen by the refresh after the 402
+        "3 of 4 prompts answered",
+        "6 billing requests",  # 2 refreshes of 3 GETs: the first, and the one asked for
+    ]
+    assert "the model refused for billing (402)" in done.stderr
+    assert "refused: Acme Corp has no credits left." in done.stderr
+
+
 def test_downstream_property_test_passes() -> None:
     done = _run(
         "-m",
@@ -122,6 +148,14 @@ class _Fetch:
         if self.fails:
             raise BillingApiError("down", endpoint="/billing/usages", status_code=503)
         return self.usages
+
+
+def test_the_example_refuses_unknown_billing_without_fetching_usages() -> None:
+    fetch = _Fetch([], fails=False)
+    refusal = GATE.funds_refusal(None, fetch)
+    assert refusal is not None
+    assert refusal.startswith("billing unknown: Who pays for the next request is unknown")
+    assert fetch.calls == 0  # no team listing can word this refusal better
 
 
 @settings(max_examples=200)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import unicodedata
 
 import attrs
+import pytest
 from _billing_samples import usage
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from billing_core import (
+    BillingConfigError,
     BillingError,
+    BillingUnknownError,
     BillingUsage,
     FreeBilling,
     InsufficientCreditsError,
@@ -21,7 +24,7 @@ from billing_core import (
     StatusBilling,
     TeamPickNeededBilling,
 )
-from billing_core.funds import ensure_billing_funds, is_billing_exhausted
+from billing_core.funds import WhenUnknown, ensure_billing_funds, is_billing_exhausted
 from billing_core.presentation import billing_tone
 from billing_core.resolution import build_status_billing
 from billing_core.testing import Account
@@ -38,10 +41,13 @@ from billing_core.testing.strategies import (
 
 
 def raised(
-    status: StatusBilling | None, usages: list[BillingUsage] | tuple[BillingUsage, ...] = ()
+    status: StatusBilling | None,
+    usages: list[BillingUsage] | tuple[BillingUsage, ...] = (),
+    *,
+    when_unknown: WhenUnknown = "refuse",
 ) -> BillingError | None:
     try:
-        ensure_billing_funds(status, usages=usages)
+        ensure_billing_funds(status, usages=usages, when_unknown=when_unknown)
     except BillingError as error:
         return error
     return None
@@ -49,12 +55,18 @@ def raised(
 
 # --- laws -------------------------------------------------------------------------------
 
+when_unknown_choices = st.sampled_from(["allow", "refuse"])
 
-@given(status_billings(), st.lists(billing_usages(), max_size=4))
-def test_the_guard_raises_iff_exhausted_or_invalid_pin(
-    status: StatusBilling, usages: list[BillingUsage]
+
+@given(
+    st.one_of(st.none(), status_billings()),
+    st.lists(billing_usages(), max_size=4),
+    when_unknown_choices,
+)
+def test_the_guard_raises_iff_exhausted_invalid_pin_or_unknown_and_refused(
+    status: StatusBilling | None, usages: list[BillingUsage], when_unknown: WhenUnknown
 ) -> None:
-    error = raised(status, usages)
+    error = raised(status, usages, when_unknown=when_unknown)
     if isinstance(status, InvalidPinBilling):
         assert isinstance(error, InvalidPinError)
         assert status.organization_id in str(error) or (status.organization_name or "") in str(
@@ -62,8 +74,13 @@ def test_the_guard_raises_iff_exhausted_or_invalid_pin(
         )
     elif is_billing_exhausted(status):
         assert isinstance(error, InsufficientCreditsError)
+    elif status is None and when_unknown == "refuse":
+        assert isinstance(error, BillingUnknownError)
     else:
         assert error is None
+    if status is not None:  # what to do with unknown billing changes nothing else
+        other: WhenUnknown = "allow" if when_unknown == "refuse" else "refuse"
+        assert repr(raised(status, usages, when_unknown=other)) == repr(error)
 
 
 @given(status_billings())
@@ -79,27 +96,55 @@ def test_exhaustion_is_no_credits_left_or_the_limit_exceeded(status: StatusBilli
         assert not is_billing_exhausted(status)
 
 
-@given(accounts())
-def test_the_guard_agrees_with_the_resolved_status(account: Account) -> None:
+@given(accounts(), st.booleans())
+def test_the_guard_agrees_with_the_resolved_status(account: Account, signed_in: bool) -> None:
     status = build_status_billing(
         active_provider="byterover",
-        is_authenticated=True,
+        is_authenticated=signed_in,
         usages=account.usages,
         pinned_team_id=account.pinned_team_id,
         free_user_limit=account.free_user_limit,
     )
     error = raised(status, account.usages)
     assert (error is not None) == (
-        isinstance(status, InvalidPinBilling) or is_billing_exhausted(status)
+        status is None or isinstance(status, InvalidPinBilling) or is_billing_exhausted(status)
     )
 
 
 def test_nothing_to_guard_passes() -> None:
-    assert raised(None) is None
+    assert raised(None, when_unknown="allow") is None
     assert raised(OtherProviderBilling(active_provider="openai")) is None
     assert raised(FreeBilling()) is None
     assert raised(PaidBilling(organization_id="org-1")) is None
     assert raised(PaidBilling(organization_id="org-1", remaining=1, total=10_000)) is None
+
+
+# --- unknown billing ------------------------------------------------------------------
+
+
+def test_unknown_billing_is_refused_unless_allowed() -> None:
+    # None is what a signed-out user or an outage resolves to: passing it used to
+    # let the request through, billed to whoever the server would pick.
+    expected = (
+        "Who pays for the next request is unknown (not signed in, or billing could not be "
+        "resolved). Sign in, or try again once billing answers."
+    )
+    by_default = raised(None)
+    refused = raised(None, [usage("acme", "Acme", remaining=5, tier="PRO")], when_unknown="refuse")
+    for error in (by_default, refused):
+        assert isinstance(error, BillingUnknownError)
+        assert not isinstance(error, InsufficientCreditsError | InvalidPinError)
+        assert str(error) == expected
+    assert raised(None, when_unknown="allow") is None
+
+
+@pytest.mark.parametrize("bad", ["ALLOW", "", "deny", None, True, 0])
+@pytest.mark.parametrize("status", [None, FreeBilling(remaining=5)], ids=["unknown", "free"])
+def test_a_bad_when_unknown_is_a_config_error_whatever_the_status(
+    bad: object, status: StatusBilling | None
+) -> None:
+    with pytest.raises(BillingConfigError, match="when_unknown must be 'allow' or 'refuse', not"):
+        ensure_billing_funds(status, when_unknown=bad)  # type: ignore[call-overload]
 
 
 # --- the laws of the messages ----------------------------------------------------------
@@ -402,3 +447,16 @@ def test_a_team_listed_twice_is_offered_once_and_never_with_conflicting_numbers(
             "Acme has no credits left. Paid teams with credits: Zeta (50 credits). "
             "Pin one with `billing-core pin TEAM`."
         )
+
+
+def test_a_paid_team_with_an_empty_id_is_never_offered() -> None:
+    # Upstream may list one; it cannot be pinned, so advising it would be a dead end.
+    ghost = usage("", "Ghost Org", tier="PRO", remaining=9_000)
+    zeta = usage("zeta", "Zeta", tier="PRO", remaining=50)
+    payer = PaidBilling(organization_id="acme", organization_name="Acme", remaining=0)
+    assert str(raised(payer, [ghost, zeta])) == (
+        "Acme has no credits left. Paid teams with credits: Zeta (50 credits). "
+        "Pin one with `billing-core pin TEAM`."
+    )
+    pin = InvalidPinBilling(organization_id="gone", reason="not-a-member")
+    assert "Ghost" not in str(raised(pin, [ghost]))

@@ -6,21 +6,31 @@ import typing
 from random import Random
 
 import pytest
-from hypothesis import given
+from hypothesis import find, given
 from hypothesis import strategies as st
 
 from billing_core import (
     BillingResolution,
     BillingUsage,
     FreeBilling,
+    InvalidPinBilling,
+    OrganizationTier,
     PaidBilling,
     Problem,
     RawUsage,
     StatusBilling,
+    Team,
     TeamPickNeededBilling,
+    is_paid_tier,
 )
 from billing_core.models import STATUS_BILLING_VARIANTS
-from billing_core.testing.strategies import billing_usages, paid_billings, raw_usages, tiers
+from billing_core.testing.strategies import (
+    billing_usages,
+    paid_billings,
+    paid_tiers,
+    raw_usages,
+    tiers,
+)
 
 
 def test_candidates_repeating_a_team_are_refused() -> None:
@@ -110,3 +120,48 @@ def test_problems_are_kept_as_a_tuple_whatever_iterable_holds_them() -> None:
     assert resolution == BillingResolution(status=None, problems=[problem])
     assert not resolution.ok
     assert BillingResolution(status=None).ok
+
+
+# --- odd but valid upstream values ---------------------------------------------------------
+
+RAW_FIELDS: dict[str, object] = {
+    "organization_name": "Ghost",
+    "organization_status": "active",
+    "limit": 10,
+    "add_on_remaining": 0,
+    "total_limit": 10,
+    "used": 0,
+    "remaining": 10,
+    "percent_used": 0,
+    "limit_exceeded": False,
+}
+
+
+def test_an_empty_tier_is_an_unknown_tier_and_so_paid() -> None:
+    # The spec: every tier but FREE is paid, unknown ones included; "" is one.
+    assert is_paid_tier("")
+    entry = OrganizationTier(organization_id="org-1", tier="")
+    assert (entry.tier, entry.is_paid) == ("", True)
+    usage = BillingUsage(organization_id="org-1", tier="", **RAW_FIELDS)  # type: ignore[arg-type]
+    assert (usage.tier, usage.is_paid) == ("", True)
+
+
+def test_upstream_entries_may_have_an_empty_organisation_id_but_payers_may_not() -> None:
+    raw = RawUsage(organization_id="", **RAW_FIELDS)  # type: ignore[arg-type]
+    assert raw.organization_id == ""
+    assert raw.with_tier("PRO").organization_id == ""
+    assert OrganizationTier(organization_id="", tier="PRO").organization_id == ""
+    # Such an organisation can never be pinned or billed: these name one, so need an id.
+    for build in (
+        lambda: PaidBilling(organization_id=""),
+        lambda: InvalidPinBilling(organization_id="", reason="not-a-member"),
+        lambda: Team(id="", name="n", display_name="N", slug="n"),
+    ):
+        with pytest.raises(ValueError, match="must not be empty"):
+            build()
+
+
+def test_the_tier_strategies_reach_the_empty_tier() -> None:
+    # Every law drawing tiers() or paid_tiers() then covers it.
+    assert find(paid_tiers(), lambda tier: tier == "") == ""
+    assert find(tiers(), lambda tier: tier == "") == ""

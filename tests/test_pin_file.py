@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import billing_core
-from billing_core.adapters.pin_file import PIN_FILE_NAME, FilePinStore
+from billing_core.adapters._folder import read_at_most
+from billing_core.adapters.pin_file import MAX_PIN_FILE_BYTES, PIN_FILE_NAME, FilePinStore
 from billing_core.errors import BillingConfigError, PinStoreError
 from billing_core.ports import PinRead, PinStore
 
@@ -307,18 +309,301 @@ def test_file_permissions_are_kept(brv: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_a_symlinked_pin_file_is_written_through(brv: Path, tmp_path: Path) -> None:
-    real = tmp_path / "dotfiles" / "brv-provider.json"
-    real.parent.mkdir()
-    real.write_text('{"keep": 1}')
+# -- a hostile .brv: links, FIFOs, devices, huge files ----------------------------------
+
+needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges")
+needs_fifos = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+
+OUTSIDE_CONTENTS = {
+    "dotfile": b"export SECRET=hunter2\n",  # corrupt as a pin file: would be backed up
+    "pin-file": b'{"billing": {"pinnedTeamId": "outside-team"}}',  # would be read as the pin
+}
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(os.listdir(directory)) if directory.exists() else []
+
+
+def backups(brv: Path) -> list[str]:
+    return [name for name in files_in(brv) if ".corrupt-" in name]
+
+
+def assert_refused(store: FilePinStore, *, read: str, write: str, clears: bool = True) -> None:
+    """Reading and every kind of write raise a PinStoreError saying why.
+
+    ``clears=False``: clearing finds no file there and writes nothing, as it must.
+    """
+    with pytest.raises(PinStoreError, match=read):
+        store.read_pin()
+    with pytest.raises(PinStoreError, match=read):
+        store.get_pinned_team_id()
+    writes: list[Callable[[], None]] = [
+        lambda: store.set_pinned_team_id("team-1"),
+        lambda: store.update(lambda doc: {**doc, "x": 1}),
+    ]
+    if clears:
+        writes.append(lambda: store.set_pinned_team_id(None))
+    else:
+        store.set_pinned_team_id(None)
+    for write_once in writes:
+        with pytest.raises(PinStoreError, match=write):
+            write_once()
+    assert store.last_backup_path is None
+
+
+@needs_symlinks
+@pytest.mark.parametrize("outside", OUTSIDE_CONTENTS)
+def test_a_pin_file_linked_outside_is_never_read_written_nor_backed_up(
+    brv: Path, tmp_path: Path, outside: str
+) -> None:
+    # A repository ships .brv/brv-provider.json -> ../../home/.bashrc: a pin used
+    # to replace that file and copy its bytes into the repository's .brv.
+    target = tmp_path / "home" / ".bashrc"
+    target.parent.mkdir()
+    target.write_bytes(OUTSIDE_CONTENTS[outside])
     brv.mkdir(parents=True)
-    (brv / PIN_FILE_NAME).symlink_to(real)
+    link = brv / PIN_FILE_NAME
+    link.symlink_to(os.path.relpath(target, brv))
     store = FilePinStore(brv)
-    store.set_pinned_team_id("team-1")
-    assert (brv / PIN_FILE_NAME).is_symlink()
-    assert json.loads(real.read_text()) == {"keep": 1, "billing": {"pinnedTeamId": "team-1"}}
+    assert_refused(
+        store,
+        read=r"cannot read pin file .*brv-provider\.json: it is a symbolic link, which is never",
+        write=r"cannot write pin file .*: it is a symbolic link, which is never followed",
+    )
+    assert target.read_bytes() == OUTSIDE_CONTENTS[outside]
+    assert files_in(target.parent) == [".bashrc"]
+    assert link.is_symlink()
+    assert backups(brv) == []
+    assert stray_files(brv) == []
+
+
+@needs_symlinks
+def test_a_dangling_pin_file_link_creates_nothing_outside(brv: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "created-by-a-pin.json"
+    target.parent.mkdir()
+    brv.mkdir(parents=True)
+    (brv / PIN_FILE_NAME).symlink_to(target)
+    store = FilePinStore(brv)
+    assert_refused(store, read="symbolic link", write="symbolic link")
+    assert files_in(target.parent) == []
+    assert stray_files(brv) == []
+
+
+@needs_symlinks
+@pytest.mark.parametrize("dangling", [False, True], ids=["to-a-directory", "dangling"])
+def test_a_linked_brv_directory_is_not_followed(brv: Path, tmp_path: Path, dangling: bool) -> None:
+    elsewhere = tmp_path / "other-project" / ".brv"
+    if not dangling:
+        elsewhere.mkdir(parents=True)
+        (elsewhere / PIN_FILE_NAME).write_bytes(OUTSIDE_CONTENTS["pin-file"])
+    brv.parent.mkdir(parents=True)
+    brv.symlink_to(elsewhere, target_is_directory=True)
+    store = FilePinStore(brv)
+    assert_refused(
+        store,
+        read=rf"cannot read pin file .*: {brv} is a symbolic link, which is never followed",
+        write=rf"cannot lock pin file .*: {brv} is a symbolic link, which is never followed",
+        clears=not dangling,
+    )
+    if dangling:
+        assert not elsewhere.exists()
+        assert not elsewhere.parent.exists()
+    else:
+        assert files_in(elsewhere) == [PIN_FILE_NAME]  # no lock, temporary or backup there
+        assert (elsewhere / PIN_FILE_NAME).read_bytes() == OUTSIDE_CONTENTS["pin-file"]
+
+
+@needs_symlinks
+@pytest.mark.parametrize("dangling", [False, True], ids=["to-a-file", "dangling"])
+def test_a_linked_lock_file_is_not_followed(brv: Path, tmp_path: Path, dangling: bool) -> None:
+    target = tmp_path / "home" / ".profile"
+    target.parent.mkdir()
+    if not dangling:
+        target.write_bytes(b"keep me\n")
+    path = write_raw(brv, b'{"billing": {"pinnedTeamId": "old"}}')
+    (brv / (PIN_FILE_NAME + ".lock")).symlink_to(target)
+    store = FilePinStore(brv)
+    with pytest.raises(PinStoreError, match=r"cannot lock pin file .*\.lock is a symbolic link"):
+        store.set_pinned_team_id("new")
+    assert store.get_pinned_team_id() == "old"  # reads never lock
+    assert path.read_bytes() == b'{"billing": {"pinnedTeamId": "old"}}'
+    assert files_in(target.parent) == ([] if dangling else [".profile"])
+    if not dangling:
+        assert target.read_bytes() == b"keep me\n"
+
+
+# What a store does with a hostile pin path, run in a child process: a regression
+# that blocks (FIFO) or reads without end (/dev/zero) then fails on the timeout or
+# the memory limit instead of hanging the suite or exhausting the machine.
+_PROBE = """
+import json, resource, sys
+limit = 512 * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from billing_core.adapters.pin_file import FilePinStore
+from billing_core.errors import PinStoreError
+store = FilePinStore(sys.argv[1])
+outcome = {}
+for name, call in (("read", store.read_pin), ("write", lambda: store.set_pinned_team_id("t"))):
+    try:
+        outcome[name] = "returned " + repr(call())
+    except PinStoreError as exc:
+        outcome[name] = "PinStoreError: " + str(exc)
+    except MemoryError:
+        outcome[name] = "MemoryError"
+print(json.dumps(outcome))
+"""
+
+
+def probe(brv: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), *sys.path])}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(brv)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,  # a FIFO used to block forever: fail here instead
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 20
+    outcome: dict[str, str] = json.loads(done.stdout)
+    return outcome
+
+
+@needs_fifos
+@pytest.mark.skipif(sys.platform == "win32", reason="resource limits are POSIX")
+@pytest.mark.parametrize("at", [PIN_FILE_NAME, PIN_FILE_NAME + ".lock"])
+def test_a_fifo_is_refused_at_once(brv: Path, at: str) -> None:
+    brv.mkdir(parents=True)
+    os.mkfifo(brv / at)
+    outcome = probe(brv)
+    if at == PIN_FILE_NAME:
+        assert outcome["read"].startswith("PinStoreError: cannot read pin file")
+        assert outcome["read"].endswith("it is a FIFO, not a regular file")
+        assert outcome["write"].endswith("it is a FIFO, not a regular file")
+    else:
+        assert outcome["read"] == "returned PinRead(team_id=None, problem=None)"
+        assert outcome["write"].startswith("PinStoreError: cannot lock pin file")
+        assert outcome["write"].endswith(".lock is a FIFO, not a regular file")
+    assert stat.S_ISFIFO((brv / at).lstat().st_mode)  # left as it was
+
+
+@needs_symlinks
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_a_link_to_dev_zero_is_refused_without_reading(brv: Path) -> None:
+    brv.mkdir(parents=True)
+    (brv / PIN_FILE_NAME).symlink_to("/dev/zero")
+    outcome = probe(brv)
+    assert outcome["read"].endswith("it is a symbolic link, which is never followed")
+    assert outcome["write"].endswith("it is a symbolic link, which is never followed")
+
+
+def padded_pin_file(size: int) -> bytes:
+    """A valid pin file of exactly ``size`` bytes, pinning ``team-big``."""
+    head, tail = b'{"billing": {"pinnedTeamId": "team-big"}, "pad": "', b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_a_pin_file_over_the_cap_is_a_problem_and_is_never_rewritten(
+    brv: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert MAX_PIN_FILE_BYTES == 4 * 1024 * 1024  # the cap the docs promise
+    at_the_cap = FilePinStore(brv.parent / "at-the-cap")
+    write_raw(at_the_cap.directory, padded_pin_file(MAX_PIN_FILE_BYTES))
+    assert at_the_cap.read_pin() == PinRead("team-big", None)
+    at_the_cap.set_pinned_team_id("team-1")
+    assert read_json(at_the_cap.directory)["billing"] == {"pinnedTeamId": "team-1"}
+
+    content = padded_pin_file(MAX_PIN_FILE_BYTES + 1)
+    path = write_raw(brv, content)
+    read_sizes: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd: int, size: int) -> bytes:
+        chunk = real_read(fd, size)
+        read_sizes.append(len(chunk))
+        return chunk
+
+    monkeypatch.setattr(os, "read", counting_read)
+    store = FilePinStore(brv)
+    read = store.read_pin()
+    assert read.team_id is None
+    assert read.problem == (
+        f"pin file {path} was not read: it is larger than 4 MiB, the most a pin file may hold"
+    )
+    with caplog.at_level(logging.WARNING, logger="billing_core"):
+        assert store.get_pinned_team_id() is None
+    assert "larger than 4 MiB" in caplog.text
+    writes: list[Callable[[], None]] = [
+        lambda: store.set_pinned_team_id("team-1"),
+        lambda: store.set_pinned_team_id(None),
+        lambda: store.update(lambda doc: {"x": 1}),
+    ]
+    for write_once in writes:
+        with pytest.raises(PinStoreError, match=r"larger than 4 MiB.*; it was left as it is"):
+            write_once()
+    assert sum(read_sizes) == 0  # refused on its size, not read
+    monkeypatch.undo()
+    assert path.read_bytes() == content
+    assert backups(brv) == []
+    assert stray_files(brv) == []
+
+
+def test_reading_stops_past_the_cap_whatever_the_size_said(tmp_path: Path) -> None:
+    # A file growing while it is read (or a size that lies) still costs at most cap + 1.
+    path = tmp_path / "growing"
+    path.write_bytes(b"x" * 1000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_at_most(fd, 999) is None
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 1000
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert read_at_most(fd, 1000) == b"x" * 1000
+    finally:
+        os.close(fd)
+
+
+STALE = [".brv-provider.json.0123456789ab.tmp", ".brv-provider.json.ffffffffffff.tmp"]
+NOT_OURS = [
+    ".brv-provider.json.0123456789AB.tmp",  # upper case: not a name this store makes
+    ".brv-provider.json.0123456789a.tmp",
+    ".brv-provider.json.0123456789ab.tmp.keep",
+    "brv-provider.json.0123456789ab.tmp",
+    ".other.json.0123456789ab.tmp",
+    "notes.tmp",
+]
+
+
+def test_a_writer_removes_the_temporary_files_of_writers_that_were_killed(brv: Path) -> None:
+    path = write_raw(brv, b'{"billing": {"pinnedTeamId": "old"}}')
+    for name in STALE + NOT_OURS:
+        (brv / name).write_bytes(b'{"half": ')
+    store = FilePinStore(brv)
+    assert store.get_pinned_team_id() == "old"
+    assert files_in(brv) == sorted([PIN_FILE_NAME, *STALE, *NOT_OURS])  # reading never writes
+    store.set_pinned_team_id("new")
+    assert files_in(brv) == sorted([PIN_FILE_NAME, PIN_FILE_NAME + ".lock", *NOT_OURS])
+    assert json.loads(path.read_bytes()) == {"billing": {"pinnedTeamId": "new"}}
+
+
+def test_stale_temporary_files_go_even_when_the_write_changes_nothing(brv: Path) -> None:
+    write_raw(brv, b'{"billing": {"pinnedTeamId": "same"}}')
+    (brv / STALE[0]).write_bytes(b"")
+    FilePinStore(brv).set_pinned_team_id("same")
+    assert STALE[0] not in files_in(brv)
+
+
+def test_a_directory_named_like_a_temporary_file_is_left_and_the_write_succeeds(
+    brv: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (brv / STALE[0]).mkdir(parents=True)
+    store = FilePinStore(brv)
+    with caplog.at_level(logging.WARNING, logger="billing_core"):
+        store.set_pinned_team_id("team-1")
+    assert (brv / STALE[0]).is_dir()
     assert store.get_pinned_team_id() == "team-1"
-    assert stray_files(real.parent) == []
+    assert "cannot remove stale" in caplog.text
 
 
 # -- unknown keys (property) --------------------------------------------------------
@@ -581,7 +866,7 @@ def test_a_failed_write_leaves_the_original_and_no_temporary_file(
     original = b'{"keep": 1, "billing": {"pinnedTeamId": "old"}}'
     path = write_raw(brv, original)
 
-    def fail(*args: object) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, failing, fail)

@@ -71,7 +71,7 @@ def accounts_with_paid(draw: st.DrawFn, count: int) -> Account:
 def pinned_accounts(draw: st.DrawFn) -> Account:
     """An account pinned (non-empty) to one of its organisations or to a stranger."""
     account = draw(accounts())
-    ids = [u.organization_id for u in account.usages]
+    ids = [u.organization_id for u in account.usages if u.organization_id]  # "" is no pin
     pin = draw(st.one_of(organization_ids(), *([st.sampled_from(ids)] if ids else [])))
     return attrs.evolve(account, pinned_team_id=pin)
 
@@ -600,4 +600,117 @@ def test_a_paid_status_carries_its_usage_s_exceeded_limit() -> None:
         total=1_000,
         tier="PRO",
         limit_exceeded=True,
+    )
+
+
+# --- odd but valid upstream values: empty tiers, empty organisation ids -------------------
+
+
+def test_an_empty_tier_is_an_unknown_tier_kept_and_paid() -> None:
+    # Upstream sent tier "" for Acme: the spec's rule for unknown tiers applies.
+    raw = usage("acme", "Acme", remaining=700).without_tier()
+    (joined,) = join_usages_with_tiers([raw], [OrganizationTier(organization_id="acme", tier="")])
+    assert joined.tier == ""
+    assert joined.is_paid
+    assert paid_organization_ids([joined]) == {"acme"}
+    status = build_status_billing(
+        active_provider="byterover", is_authenticated=True, usages=[joined]
+    )
+    assert status == PaidBilling(
+        organization_id="acme", organization_name="Acme", remaining=700, total=1_000, tier=""
+    )
+    two = [joined, usage("beta", tier="PRO")]
+    pick = build_status_billing(active_provider="byterover", is_authenticated=True, usages=two)
+    assert isinstance(pick, TeamPickNeededBilling)
+    assert [c.tier for c in pick.candidates] == ["", "PRO"]
+    (row,) = team_choices(teams=[team("acme")], usages=[joined])
+    assert (row.selectable, row.reason, row.tier) == (True, None, "")
+
+
+def anonymous(tier: str = "PRO", remaining: int = 9_000) -> BillingUsage:
+    """An organisation upstream listed with an empty id."""
+    return usage("", "Ghost Org", tier=tier, remaining=remaining)
+
+
+def test_an_entry_with_an_empty_id_that_does_not_decide_is_ignored() -> None:
+    acme = usage("acme", "Acme", tier="PRO", remaining=700)
+    alone = build_status_billing(active_provider="byterover", is_authenticated=True, usages=[acme])
+    assert isinstance(alone, PaidBilling)
+    for usages, pin in (
+        ([anonymous(tier="FREE"), acme], None),  # a FREE one is never a payer
+        ([acme, anonymous(), anonymous(remaining=1)], "acme"),  # the pin decides
+    ):
+        status = build_status_billing(
+            active_provider="byterover",
+            is_authenticated=True,
+            usages=usages,
+            pinned_team_id=pin,
+        )
+        assert status == alone
+    assert build_status_billing(
+        active_provider="byterover", is_authenticated=True, usages=[anonymous()], pinned_team_id="x"
+    ) == InvalidPinBilling(organization_id="x", reason="not-a-member")
+
+
+@pytest.mark.parametrize("others", [[], [usage("acme", tier="PRO")]], ids=["alone", "with-one"])
+def test_a_paid_entry_with_an_empty_id_when_nothing_is_pinned_is_refused(
+    others: list[BillingUsage],
+) -> None:
+    # Counted, it would be one more paid team (who can be neither billed nor picked);
+    # ignored, a user of two paid teams would be told the other one pays. Neither: say so.
+    for pin in (None, ""):
+        with pytest.raises(BillingPayloadError, match="paid tier has an empty id") as caught:
+            build_status_billing(
+                active_provider="byterover",
+                is_authenticated=True,
+                usages=[*others, anonymous()],
+                pinned_team_id=pin,
+            )
+        assert caught.value.path == "usages"
+
+
+def test_an_empty_id_is_never_predicted_nor_offered_nor_a_picker_row() -> None:
+    assert resolve_billing_team_id(paid_organization_ids={""}) is None
+    assert resolve_billing_team_id(paid_organization_ids={"", "acme"}) is None
+    rows = team_choices(
+        teams=[team("acme")],
+        usages=[anonymous(), anonymous(tier="FREE"), usage("acme", tier="PRO")],
+    )
+    assert [(r.team.id, r.usage) for r in rows] == [("acme", usage("acme", tier="PRO"))]
+    assert (
+        compute_team_preselection(teams=[team("acme")], paid_organization_ids={"", "acme"})
+        == "acme"
+    )
+
+
+def test_entries_with_an_empty_id_join_like_any_other() -> None:
+    raw = anonymous().without_tier()
+    tier = OrganizationTier(organization_id="", tier="PRO")
+    assert join_usages_with_tiers([raw], [tier, tier]) == (anonymous(),)
+    assert join_usages_with_tiers([raw], []) == (anonymous(tier="FREE"),)
+    with pytest.raises(BillingPayloadError, match="conflicting tier entries") as caught:
+        join_usages_with_tiers([raw], [tier, attrs.evolve(tier, tier="FREE")])
+    assert caught.value.path == "tiers"
+
+
+@given(
+    accounts(),
+    billing_usages(organization_id=st.just("")),
+    st.integers(min_value=0),
+    st.one_of(st.none(), st.just(""), organization_ids()),
+)
+def test_an_entry_with_an_empty_id_changes_the_answer_never_silently(
+    account: Account, anonymous: BillingUsage, at: int, pin: str | None
+) -> None:
+    usages = list(account.usages)
+    usages.insert(at % (len(usages) + 1), anonymous)
+    if anonymous.is_paid and not pin:
+        with pytest.raises(BillingPayloadError, match="empty id"):
+            status_of(account, usages=usages, pinned_team_id=pin)
+    else:
+        assert status_of(account, usages=usages, pinned_team_id=pin) == status_of(
+            account, pinned_team_id=pin
+        )
+    assert team_choices(teams=account.teams, usages=usages, pinned_team_id=pin) == team_choices(
+        teams=account.teams, usages=account.usages, pinned_team_id=pin
     )

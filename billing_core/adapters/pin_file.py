@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import stat
 import sys
@@ -37,23 +38,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from attrs import frozen
 
 from billing_core._json import NotStrictJson, json_kind, loads_strict
+from billing_core.adapters._folder import Folder, NotFollowed, read_at_most
 from billing_core.errors import BillingConfigError, PinStoreError
 from billing_core.ports import PinRead
 
-__all__ = ["PIN_FILE_NAME", "FilePinStore"]
+__all__ = ["MAX_PIN_FILE_BYTES", "PIN_FILE_NAME", "FilePinStore"]
 
 PIN_FILE_NAME = "brv-provider.json"
 """The file name inside the ``.brv`` directory."""
 
+MAX_PIN_FILE_BYTES: Final = 4 * 1024 * 1024
+"""The largest pin file read (4 MiB); a larger one is refused without being read whole."""
+
 _LOCK_SUFFIX = ".lock"
 _BACKUP_INFIX = ".corrupt-"
 _TEMP_PREFIX = f".{PIN_FILE_NAME}."
+_TEMP_TOKEN_BYTES = 6
 _TEMP_SUFFIX = ".tmp"
+# Exactly the names _replace gives its temporary files, and nothing else.
+_TEMP_NAME: Final = re.compile(
+    rf"{re.escape(_TEMP_PREFIX)}[0-9a-f]{{{2 * _TEMP_TOKEN_BYTES}}}{re.escape(_TEMP_SUFFIX)}"
+)
 
 _BILLING = "billing"
 _PINNED_TEAM_ID = "pinnedTeamId"
@@ -74,6 +84,31 @@ class _Snapshot:
     # The bytes hold something a rewrite would drop: corrupt content or
     # duplicate keys. They are copied to a backup before any write.
     needs_backup: bool
+    # The file's permission bits, kept across a rewrite; None when there is no file.
+    mode: int | None = None
+    # Why a write must leave the file alone (it was not read whole); None when it may go on.
+    refusal: str | None = None
+
+
+def _nothing() -> _Snapshot:
+    """No file: no pin, nothing to keep (a fresh object, since ``update`` gets it)."""
+    return _Snapshot(raw=b"", document={}, pin=PinRead(None), needs_backup=False)
+
+
+_TOO_LARGE: Final = (
+    f"it is larger than {MAX_PIN_FILE_BYTES >> 20} MiB, the most a pin file may hold"
+)
+
+
+def _too_large(*, where: str, mode: int) -> _Snapshot:
+    return _Snapshot(
+        raw=b"",
+        document={},
+        pin=PinRead(None, f"pin file {where} was not read: {_TOO_LARGE}"),
+        needs_backup=False,
+        mode=mode,
+        refusal=_TOO_LARGE,
+    )
 
 
 class FilePinStore:
@@ -92,6 +127,25 @@ class FilePinStore:
     ``billing_core`` logger. A file that cannot be read at all (permissions,
     a directory in its place) raises :class:`~billing_core.PinStoreError`.
 
+    The project may be hostile (a cloned repository ships its ``.brv``), so
+    nothing in it is followed or trusted to be a plain file:
+
+    - a symbolic link is never followed, neither as the ``.brv`` directory
+      nor as the pin file nor as the lock file (``O_NOFOLLOW``, every name
+      looked up in the opened directory): reading and writing raise
+      :class:`~billing_core.PinStoreError`, nothing outside ``.brv`` is read,
+      created or replaced, and a backup only ever holds bytes of a regular
+      file inside ``.brv``. Only the parents of ``.brv`` may be links. (Where
+      the OS lacks ``O_NOFOLLOW``, on Windows, each name is checked just
+      before use instead.);
+    - anything but a regular file (a FIFO, a device, a socket, a directory)
+      at the pin or lock path raises :class:`~billing_core.PinStoreError`
+      at once: files are opened without blocking and checked before use;
+    - a pin file larger than :data:`MAX_PIN_FILE_BYTES` (4 MiB) is not read:
+      :meth:`read_pin` reports it as a problem (no pin), and every write
+      raises :class:`~billing_core.PinStoreError` and leaves it as it is. At
+      most 4 MiB and one byte are ever read, whatever the file's size says.
+
     Writing creates the directory, keeps every key it does not own, drops
     ``billing`` once it is empty and writes pretty-printed strict JSON (no
     ``NaN`` or ``Infinity``, which other readers reject) through a
@@ -105,7 +159,14 @@ class FilePinStore:
     advisory ``flock`` across processes (``msvcrt.locking`` on Windows) plus
     a per-file :class:`threading.Lock` in-process. The lock file is left in
     place on purpose: deleting it would let two writers lock different files.
+    A writer creates its temporary file only while it holds the lock and
+    renames or removes it before letting go, so a writer that finds
+    temporary files of that exact pattern under the lock removes them: they
+    were left by writers that were killed.
     """
+
+    reads_without_blocking: Final = True
+    """A local file, opened without blocking: the shell reads it in place, no thread hop."""
 
     def __init__(self, brv_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
         self._directory = _absolute_directory(brv_dir)
@@ -140,7 +201,7 @@ class FilePinStore:
 
         Raises :class:`~billing_core.PinStoreError` when the file cannot be read.
         """
-        return self._snapshot().pin
+        return self._read().pin
 
     def get_pinned_team_id(self) -> str | None:
         """The pinned team id, or ``None`` (no pin, or a corrupt file: logged as a warning)."""
@@ -187,18 +248,44 @@ class FilePinStore:
 
     # -- internals -------------------------------------------------------
 
-    def _snapshot(self) -> _Snapshot:
+    def _read(self) -> _Snapshot:
         try:
-            raw = self._path.read_bytes()
+            folder = Folder.open(self._directory)
         except FileNotFoundError:
-            return _Snapshot(raw=b"", document={}, pin=PinRead(None), needs_backup=False)
+            return _nothing()
         except OSError as exc:
-            raise PinStoreError(f"cannot read pin file {self._path}: {_reason(exc)}") from exc
-        return _parse(raw, where=str(self._path))
+            raise PinStoreError(f"cannot read pin file {self._path}: {self._why(exc)}") from exc
+        with folder:
+            return self._snapshot(folder, doing="read")
+
+    def _snapshot(self, folder: Folder, *, doing: str) -> _Snapshot:
+        try:
+            fd, found = folder.open_regular(PIN_FILE_NAME, os.O_RDONLY)
+        except FileNotFoundError:
+            return _nothing()
+        except OSError as exc:
+            raise PinStoreError(f"cannot {doing} pin file {self._path}: {self._why(exc)}") from exc
+        try:
+            # The size is checked first so that a huge file is not even read in part.
+            fits = found.st_size <= MAX_PIN_FILE_BYTES
+            raw = read_at_most(fd, MAX_PIN_FILE_BYTES) if fits else None
+        except OSError as exc:
+            raise PinStoreError(f"cannot {doing} pin file {self._path}: {self._why(exc)}") from exc
+        finally:
+            os.close(fd)
+        mode = stat.S_IMODE(found.st_mode)
+        if raw is None:
+            return _too_large(where=str(self._path), mode=mode)
+        return _parse(raw, where=str(self._path), mode=mode)
 
     def _rewrite(self, change: Callable[[Document], Document]) -> None:
-        with self._locked():
-            snapshot = self._snapshot()
+        with self._locked() as folder:
+            self._remove_stale_temporary_files(folder)
+            snapshot = self._snapshot(folder, doing="write")
+            if snapshot.refusal is not None:
+                raise PinStoreError(
+                    f"cannot write pin file {self._path}: {snapshot.refusal}; it was left as it is"
+                )
             before = _canonical(snapshot.document)
             document = change(snapshot.document)
             if not isinstance(document, dict):
@@ -207,41 +294,48 @@ class FilePinStore:
                 return  # unchanged (an empty object in a missing file included)
             content = _serialise(document, where=str(self._path))
             if snapshot.needs_backup:
-                self._back_up(snapshot)
-            self._replace(content)
+                self._back_up(folder, snapshot)
+            self._replace(folder, content, mode=snapshot.mode)
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[Folder]:
         # One budget for both locks: the thread lock first, the file lock with what is left.
         deadline = time.monotonic() + self._lock_timeout
         thread_lock = _thread_lock(self._lock_path)
         if not thread_lock.acquire(timeout=min(self._lock_timeout, threading.TIMEOUT_MAX)):
             raise self._timed_out("another thread of this process is writing the pin file")
         try:
-            fd = self._open_lock_file()
-            try:
-                self._acquire(fd, deadline)
+            with self._open_directory() as folder:
+                fd = self._open_lock_file(folder)
                 try:
-                    yield
+                    self._acquire(fd, deadline)
+                    try:
+                        yield folder
+                    finally:
+                        _unlock_file(fd)
                 finally:
-                    _unlock_file(fd)
-            finally:
-                os.close(fd)
+                    os.close(fd)
         finally:
             thread_lock.release()
 
-    def _open_lock_file(self) -> int:
+    def _open_directory(self) -> Folder:
         try:
             self._directory.mkdir(parents=True, exist_ok=True)
-            return os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            return Folder.open(self._directory)
         except (FileExistsError, NotADirectoryError) as exc:
             # mkdir's own words ("File exists") would not say what is in the way.
-            blocker = _not_a_directory(self._directory)
             raise PinStoreError(
-                f"cannot lock pin file {self._path}: {blocker} exists and is not a directory"
+                f"cannot lock pin file {self._path}: {_in_the_way(self._directory)}"
             ) from exc
         except OSError as exc:
-            raise PinStoreError(f"cannot lock pin file {self._path}: {_reason(exc)}") from exc
+            raise PinStoreError(f"cannot lock pin file {self._path}: {self._why(exc)}") from exc
+
+    def _open_lock_file(self, folder: Folder) -> int:
+        try:
+            fd, _ = folder.open_regular(self._lock_path.name, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:
+            raise PinStoreError(f"cannot lock pin file {self._path}: {self._why(exc)}") from exc
+        return fd
 
     def _acquire(self, fd: int, deadline: float) -> None:
         pause = 0.001
@@ -262,52 +356,71 @@ class FilePinStore:
             f" {self._lock_path}: {why}"
         )
 
-    def _back_up(self, snapshot: _Snapshot) -> None:
+    def _why(self, exc: OSError) -> str:
+        if isinstance(exc, NotFollowed):
+            return exc.describe("it" if exc.path == self._path else str(exc.path))
+        return _reason(exc)
+
+    def _remove_stale_temporary_files(self, folder: Folder) -> None:
+        # Only a writer holding the lock creates a temporary file, and it renames or
+        # removes it before letting go; so under the lock, every one found was left
+        # by a writer that died (the OS released its lock).
+        try:
+            stale = [name for name in folder.names() if _TEMP_NAME.fullmatch(name)]
+        except OSError:
+            return
+        for name in stale:
+            try:
+                folder.unlink(name)
+            except OSError as exc:  # e.g. a directory by that name: not ours to force
+                _logger.warning("cannot remove stale %s: %s", folder.path_of(name), _reason(exc))
+            else:
+                _logger.info("removed %s, left by a writer that was stopped", folder.path_of(name))
+
+    def _back_up(self, folder: Folder, snapshot: _Snapshot) -> None:
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         base = f"{PIN_FILE_NAME}{_BACKUP_INFIX}{stamp}"
-        mode = _file_mode(self._path)
         for attempt in range(1, 1000):
-            backup = self._directory / (base if attempt == 1 else f"{base}-{attempt}")
+            name = base if attempt == 1 else f"{base}-{attempt}"
             try:
-                _write_new_file(backup, snapshot.raw, mode=mode)
+                _write_new_file(folder, name, snapshot.raw, mode=snapshot.mode)
             except FileExistsError:
                 continue
             except OSError as exc:
                 raise PinStoreError(
-                    f"cannot back up corrupt pin file {self._path}: {_reason(exc)}"
+                    f"cannot back up corrupt pin file {self._path}: {self._why(exc)}"
                 ) from exc
             break
         else:
             raise PinStoreError(f"cannot back up corrupt pin file {self._path}: too many backups")
+        backup = folder.path_of(name)
         self.last_backup_path = backup
         why = snapshot.pin.problem or "it repeats keys that a rewrite would merge"
         _logger.warning("%s; its bytes were kept in %s before rewriting it", why, backup)
 
-    def _replace(self, content: bytes) -> None:
-        # Write through a symlink rather than replacing it with a plain file.
-        target = Path(os.path.realpath(self._path)) if self._path.is_symlink() else self._path
-        mode = _file_mode(target)
-        temp: Path | None = None
+    def _replace(self, folder: Folder, content: bytes, *, mode: int | None) -> None:
+        temp: str | None = None
         try:
             for _ in range(100):
-                candidate = target.with_name(f"{_TEMP_PREFIX}{secrets.token_hex(6)}{_TEMP_SUFFIX}")
+                candidate = f"{_TEMP_PREFIX}{secrets.token_hex(_TEMP_TOKEN_BYTES)}{_TEMP_SUFFIX}"
                 try:
-                    _write_new_file(candidate, content, mode=mode)
+                    _write_new_file(folder, candidate, content, mode=mode)
                 except FileExistsError:
                     continue
                 temp = candidate
                 break
             if temp is None:
                 raise FileExistsError(errno.EEXIST, "no free temporary file name")
-            os.replace(temp, target)
+            # A rename replaces whatever is at the pin path, never writes through it.
+            folder.replace(temp, PIN_FILE_NAME)
             temp = None
         except OSError as exc:
-            raise PinStoreError(f"cannot write pin file {self._path}: {_reason(exc)}") from exc
+            raise PinStoreError(f"cannot write pin file {self._path}: {self._why(exc)}") from exc
         finally:
             if temp is not None:
                 with contextlib.suppress(OSError):
-                    temp.unlink()
-        _fsync_directory(target.parent)
+                    folder.unlink(temp)
+        folder.fsync()
 
 
 # -- pure helpers ---------------------------------------------------------
@@ -344,18 +457,24 @@ def _check_lock_timeout(lock_timeout: object) -> float:
     return float(lock_timeout)
 
 
-def _parse(raw: bytes, *, where: str) -> _Snapshot:
+def _parse(raw: bytes, *, where: str, mode: int | None) -> _Snapshot:
     def corrupt(problem: str, document: Document | None = None) -> _Snapshot:
         return _Snapshot(
             raw=raw,
             document={} if document is None else document,
             pin=PinRead(None, f"pin file {where} is corrupt: {problem}"),
             needs_backup=True,
+            mode=mode,
+        )
+
+    def usable(document: Document, pin: str | None, *, lossy: bool = False) -> _Snapshot:
+        return _Snapshot(
+            raw=raw, document=document, pin=PinRead(pin), needs_backup=lossy, mode=mode
         )
 
     if not raw.strip():
         # A blank file (e.g. left by a crashed non-atomic writer) holds nothing to lose.
-        return _Snapshot(raw=raw, document={}, pin=PinRead(None), needs_backup=False)
+        return usable({}, None)
     duplicates: list[str] = []
 
     def build_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -375,14 +494,14 @@ def _parse(raw: bytes, *, where: str) -> _Snapshot:
     lossy = bool(duplicates)
     billing = document.get(_BILLING)
     if billing is None:
-        return _Snapshot(raw=raw, document=document, pin=PinRead(None), needs_backup=lossy)
+        return usable(document, None, lossy=lossy)
     if not isinstance(billing, dict):
         return corrupt(f'"billing" should be an object, found {json_kind(billing)}', document)
     team_id = billing.get(_PINNED_TEAM_ID)
     if team_id is not None and not isinstance(team_id, str):
         found = json_kind(team_id)
         return corrupt(f'"billing.pinnedTeamId" should be a string, found {found}', document)
-    return _Snapshot(raw=raw, document=document, pin=PinRead(team_id or None), needs_backup=lossy)
+    return usable(document, team_id or None, lossy=lossy)
 
 
 def _with_pin(document: Document, team_id: str | None) -> Document:
@@ -427,9 +546,10 @@ def _reason(exc: OSError) -> str:
 # -- file system helpers ---------------------------------------------------
 
 
-def _write_new_file(path: Path, content: bytes, *, mode: int | None) -> None:
-    """Create ``path`` (never over an existing file), write, flush and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+def _write_new_file(folder: Folder, name: str, content: bytes, *, mode: int | None) -> None:
+    """Create ``name`` in ``folder`` (never over anything already there), write,
+    flush and fsync it."""
+    fd, _ = folder.open_regular(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         with os.fdopen(fd, "wb", closefd=False) as file:
             file.write(content)
@@ -437,45 +557,25 @@ def _write_new_file(path: Path, content: bytes, *, mode: int | None) -> None:
             os.fsync(file.fileno())
         if mode is not None:
             with contextlib.suppress(OSError):
-                os.chmod(path, mode)
+                folder.set_mode(fd, name, mode)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
-            path.unlink()
+            folder.unlink(name)
         raise
     os.close(fd)
 
 
-def _file_mode(path: Path) -> int | None:
-    """The permission bits of an existing file, kept across rewrites; ``None`` if absent."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return None
-
-
-def _not_a_directory(directory: Path) -> Path:
-    """The first of ``directory`` and its parents that exists but is not a directory."""
+def _in_the_way(directory: Path) -> str:
+    """What stops ``directory`` from being created: the first of it and its parents
+    that exists but is not a directory (a link to one counts: links are not followed)."""
     for candidate in (directory, *directory.parents):
+        if os.path.islink(candidate) and candidate == directory:
+            return f"{candidate} is a symbolic link, which is never followed"
         if os.path.lexists(candidate) and not candidate.is_dir():
-            return candidate
-    return directory  # gone again since mkdir failed: name the directory itself
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable where the platform allows it (best effort)."""
-    if sys.platform == "win32":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+            return f"{candidate} exists and is not a directory"
+    # Gone again since mkdir failed: name the directory itself.
+    return f"{directory} exists and is not a directory"
 
 
 _thread_locks: dict[str, threading.Lock] = {}

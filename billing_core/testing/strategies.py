@@ -8,9 +8,10 @@ Needs the ``testing`` extra (``pip install billing-core[testing]``).
 ... def test_resolution_never_crashes(account): ...
 
 The generated values lean on the edges that matter: unknown tiers
-(``ENTERPRISE`` and arbitrary upper-case strings), zero and negative
-remaining credits, the rounding boundaries of ``format_credits``, stale,
-empty and free-tier pins, teams without usage, names differing only by case.
+(``ENTERPRISE``, arbitrary upper-case strings and the empty string), zero and
+negative remaining credits, the rounding boundaries of ``format_credits``,
+stale, empty and free-tier pins, teams without usage, an organisation with an
+empty id, names differing only by case.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ def organization_names() -> st.SearchStrategy[str]:
 
 
 def paid_tiers() -> st.SearchStrategy[str]:
-    """Paid tiers, known and unknown (every tier but ``FREE`` is paid)."""
+    """Paid tiers, known and unknown (every tier but ``FREE`` is paid, ``""`` too)."""
     return st.one_of(
-        st.sampled_from(["PRO", "TEAM", "ENTERPRISE"]),
+        st.sampled_from(["PRO", "TEAM", "ENTERPRISE", ""]),
         st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=12).filter(
             lambda t: t != FREE_TIER
         ),
@@ -355,7 +356,9 @@ def accounts(draw: st.DrawFn, *, max_organizations: int = 6) -> Account:
     Covers every resolution outcome: no paid team, one, several (needs-pick),
     pins to a paid team, to a FREE-tier team, to a team the user is not in
     (stale), the empty-string pin, teams without a usage entry, and no free
-    credits data at all.
+    credits data at all. Some hold one more usage, with an empty organisation
+    id, on the FREE tier: upstream may send it, it belongs to no team, and it
+    never changes who pays (a paid one would: resolution refuses to guess).
     """
     ids = draw(st.lists(organization_ids(), min_size=0, max_size=max_organizations, unique=True))
     usages: list[BillingUsage] = []
@@ -367,6 +370,10 @@ def accounts(draw: st.DrawFn, *, max_organizations: int = 6) -> Account:
             continue  # a team whose usage upstream does not report
         usage = draw(billing_usages(organization_id=st.just(org_id)))
         usages.append(usage)
+    if draw(st.integers(min_value=0, max_value=7)) == 0:
+        # FREE and not trialing: the account has no tier entry for it, as for any such org.
+        anonymous = draw(raw_usages(organization_id=st.just(""))).with_tier()
+        usages.insert(draw(st.integers(min_value=0, max_value=len(usages))), anonymous)
     stale_id = draw(organization_ids().filter(lambda i: i not in ids))
     pin = draw(
         st.one_of(
