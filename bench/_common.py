@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 
@@ -86,3 +89,59 @@ def one_get_seconds(api: FakeBillingApi, *, runs: int) -> float:
     with httpx.Client(headers={SESSION_HEADER: api.session_key}) as client:
         url = api.base_url + PATHS["usages"]
         return median_seconds(lambda: client.get(url).raise_for_status(), runs=runs)
+
+
+# The upstream runs in its own process for CPU figures: its handler threads
+# would otherwise be counted in the client's process time (and take its GIL).
+_UPSTREAM_SCRIPT = """
+import sys
+from billing_core.testing import FakeBillingApi
+from billing_core.testing.sample import sample_account
+
+api = FakeBillingApi(sample_account(), latency=float(sys.argv[1])).start()
+print(api.base_url, flush=True)
+sys.stdin.read()  # until the parent closes the pipe
+api.stop()
+"""
+
+
+@contextlib.contextmanager
+def upstream_process(*, latency: float = 0.0) -> Iterator[str]:
+    """The base URL of a :class:`FakeBillingApi` serving the sample account in a child process.
+
+    It checks :data:`~billing_core.testing.DEFAULT_SESSION_KEY`; it stops when the block ends.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", _UPSTREAM_SCRIPT, str(latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stdin, stdout = child.stdin, child.stdout
+    if stdin is None or stdout is None:  # pragma: no cover - both are pipes
+        raise RuntimeError("the upstream process has no pipes")
+    try:
+        yield stdout.readline().strip()
+    finally:
+        stdin.close()
+        child.wait(timeout=10)
+
+
+def median_cpu_ratio(
+    ours: Callable[[], object], baseline: Callable[[], object], *, samples: int, inner: int
+) -> float:
+    """Median process CPU of ``ours`` over that of ``baseline`` (every thread counted).
+
+    Each sample runs each action ``inner`` times, alternating the two, so a
+    burst of load on a shared machine hits both alike.
+    """
+    for action in (ours, baseline):
+        action()  # warm up: connections, codec, threads
+    costs: tuple[list[float], list[float]] = ([], [])
+    for _ in range(samples):
+        for slot, action in enumerate((ours, baseline)):
+            start = time.process_time()
+            for _ in range(inner):
+                action()
+            costs[slot].append(time.process_time() - start)
+    return statistics.median(costs[0]) / statistics.median(costs[1])

@@ -69,9 +69,58 @@ GOALS: dict[str, tuple[float | None, str]] = {
         )
         for flavour in ("sync", "async")
     },
+    "cpu_async_resolve_vs_bare": (
+        1.1,
+        "aresolve_billing CPU / 3 bare async GETs + json.loads (upstream in its own process)",
+    ),
+    "cpu_sync_resolve_vs_bare_pool": (
+        1.1,
+        "resolve_billing CPU / 3 bare GETs in a 3-thread pool + json.loads",
+    ),
+    "cli_status_vs_import_httpx": (1.6, "billing-core status wall / python -c 'import httpx'"),
+    "cli_version_vs_import_httpx": (0.6, "billing-core --version wall / python -c 'import httpx'"),
+    "cli_status_ms": (None, "billing-core status, ms"),
+    "cli_version_ms": (None, "billing-core --version, ms"),
+    "import_httpx_ms": (None, "python -c 'import httpx', ms"),
+    "burst_100_fake_api_unclean": (0.0, "100 resolves at once on FakeBillingApi: not clean"),
+    "burst_100_fake_api_s": (None, "  the burst, seconds"),
+    "burst_500_projects_unclean": (
+        0.0,
+        "500 projects at once over one async service, 50 ms latency: not clean",
+    ),
+    "burst_500_projects_s": (None, "  the burst, seconds"),
+    "burst_500_projects_vs_bare_bounded": (
+        1.3,
+        "  its wall time / the same 1,500 bare GETs, same in-flight bound",
+    ),
+    "monitor_current_vs_attrs_6_fields": (
+        3.0,
+        "BillingMonitor.current(), warm / one 6-field attrs object",
+    ),
+    "monitor_current_us": (None, "  warm current(), µs"),
+    "monitor_agent_loop_resolves": (
+        2.0,
+        "resolves in an agent loop: 10,000 gate() over 60 s (fake clock), max_age=60",
+    ),
+    "monitor_agent_loop_vs_bare_guard": (
+        1.2,
+        "  its wall time / the same loop with a bare ensure_billing_funds",
+    ),
+    "monitor_1000_tasks_get_sets": (1.0, "GET sets, 1,000 tasks on a stale monitor (50 ms)"),
+    "monitor_100_threads_get_sets": (1.0, "GET sets, 100 threads on a stale monitor (50 ms)"),
+    "monitor_1000_tasks_vs_one_get": (None, "  the 1,000 tasks' wall time / one GET"),
 }
 
-MODULES = ("bench_import", "bench_core", "bench_wire", "bench_http", "bench_resolve")
+MODULES = (
+    "bench_import",
+    "bench_core",
+    "bench_wire",
+    "bench_http",
+    "bench_resolve",
+    "bench_lean",
+    "bench_burst",
+    "bench_monitor",
+)
 
 
 def main() -> int:

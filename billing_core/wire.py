@@ -18,10 +18,16 @@ The codec is built on a cattrs converter. Reading runs twice only when the
 payload is bad: a fast pass (cattrs-generated functions that hand values
 straight to the models, whose validators are strict) and, on failure, a
 detailed pass whose checks name the exact key or index at fault.
+
+Nothing is generated at import: each model's fast reader, detailed reader and
+writer are generated on their first use (with those of the models it holds),
+so a program reading three kinds of answer pays for three readers, not for
+the whole codec.
 """
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -53,8 +59,6 @@ from billing_core.models import (
 
 __all__ = ["WireModel", "from_wire", "to_wire"]
 
-# Nested models come before the models holding them: the codecs are
-# registered in this order (see the loop after ``_register``).
 WireModel: TypeAlias = (
     OrganizationTier
     | RawUsage
@@ -77,8 +81,8 @@ _Unhook: TypeAlias = Callable[[Any], Any]
 
 _SOURCE_KEY: Final = "source"
 
-# One converter serves both directions. Its structure hooks are the detailed
-# (diagnostic) ones; the fast ones are generated from it but kept aside.
+# The converter the hooks are generated with. Every model field gets an explicit
+# hook, so nothing is registered with it: it only supplies cattrs' defaults.
 _converter: Final = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
 
 
@@ -266,8 +270,8 @@ def _wrong_source(source: object, *, expected: str) -> Exception:
     return ValueError(f"expected source {expected!r}, got {_quote(source)}")
 
 
-def _union(variants: dict[str, _Hook]) -> _Hook:
-    """Read a ``StatusBilling``: dispatch on ``source``."""
+def _union(variants: dict[str, type], hook_of: Callable[[type], _Hook]) -> _Hook:
+    """Read a ``StatusBilling``: dispatch on ``source`` to ``hook_of`` the variant's class."""
     known = ", ".join(variants)
 
     def structure(value: Any, _type: Any = None) -> Any:
@@ -276,7 +280,7 @@ def _union(variants: dict[str, _Hook]) -> _Hook:
         source = value.get(_SOURCE_KEY)
         variant = variants.get(source) if type(source) is str else None
         if variant is not None:
-            return variant(value)
+            return hook_of(variant)(value)
         if _SOURCE_KEY not in value:
             error: Exception = KeyError(_SOURCE_KEY)
         elif type(source) is not str:
@@ -288,29 +292,60 @@ def _union(variants: dict[str, _Hook]) -> _Hook:
     return structure
 
 
-class _Codec:
-    """The hooks of one model class, fast and detailed, in both directions."""
+# --- the hooks of each model, generated on first use -------------------------------
 
-    __slots__ = ("detailed", "fast", "fast_list", "unstructure")
+# Every class the codec reads and writes: the WireModel members, variants inlined.
+_MODELS: Final[frozenset[type]] = frozenset(typing.get_args(WireModel))
 
-    def __init__(
-        self, *, fast: _Hook, fast_list: _Hook, detailed: _Hook, unstructure: _Unhook
-    ) -> None:
-        self.fast = fast
-        self.fast_list = fast_list
-        self.detailed = detailed
-        self.unstructure = unstructure
+# Per model class: (fast reader of one object, fast reader of a list of them),
+# the detailed reader, the writer. Filled on first use, never emptied.
+_FAST: Final[dict[type, tuple[_Hook, _Hook]]] = {}
+_DETAILED: Final[dict[type, _Hook]] = {}
+_UNSTRUCTURE: Final[dict[type, _Unhook]] = {}
+
+# Threads may race to a model's first use (the sync driver decodes answers in
+# worker threads): one generates, the others wait. Re-entrant, since a model's
+# hooks are generated with those of the models it holds.
+_GENERATING: Final = threading.RLock()
+
+_V = TypeVar("_V")
 
 
-_CODECS: Final[dict[type, _Codec]] = {}
+def _generated(cache: dict[type, _V], cls: type, make: Callable[[type], _V]) -> _V:
+    """``cache[cls]``, made by ``make(cls)`` the first time any thread asks."""
+    hook = cache.get(cls)
+    if hook is None:
+        with _GENERATING:
+            hook = cache.get(cls)
+            if hook is None:
+                hook = cache[cls] = make(cls)
+    return hook
 
 
-def _union_hooks(*, fast: bool) -> _Hook:
+def _fast_hooks(cls: type) -> tuple[_Hook, _Hook]:
+    """The fast readers of ``cls``: of one object, and of a list of them."""
+    return _generated(_FAST, cls, _make_fast)
+
+
+def _fast_hook(cls: type) -> _Hook:
+    return _fast_hooks(cls)[0]
+
+
+def _detailed_hook(cls: type) -> _Hook:
+    """The reader of ``cls`` that names the key at fault (only run on a bad payload)."""
+    return _generated(_DETAILED, cls, _make_detailed)
+
+
+def _unstructure_hook(cls: type) -> _Unhook:
+    """The writer of ``cls``."""
+    return _generated(_UNSTRUCTURE, cls, _make_unstructure)
+
+
+def _union_hook(*, fast: bool) -> _Hook:
+    # Each variant's reader is generated when a payload of that variant first comes.
     return _union(
-        {
-            cls.source: (_CODECS[cls].fast if fast else _CODECS[cls].detailed)
-            for cls in STATUS_BILLING_VARIANTS
-        }
+        {cls.source: cls for cls in STATUS_BILLING_VARIANTS},
+        _fast_hook if fast else _detailed_hook,
     )
 
 
@@ -319,12 +354,12 @@ def _field_hook(attribute: attrs.Attribute[Any], *, fast: bool) -> _Hook:
         return _passthrough if fast else _checked_primitive(attribute)
     base, optional = _split_optional(attribute.type)
     if base == StatusBilling:
-        hook = _union_hooks(fast=fast)
+        hook = _union_hook(fast=fast)
     elif typing.get_origin(base) is tuple:
-        item = _CODECS[typing.get_args(base)[0]]
-        hook = _fast_list(item.fast) if fast else _detailed_list(item.detailed)
+        item = typing.get_args(base)[0]
+        hook = _fast_list(_fast_hook(item)) if fast else _detailed_list(_detailed_hook(item))
     else:
-        hook = _CODECS[base].fast if fast else _CODECS[base].detailed
+        hook = _fast_hook(base) if fast else _detailed_hook(base)
     converter = attribute.converter
     if not fast and converter is not None and not isinstance(converter, attrs.Converter):
         # The model's converter may refuse the value as a whole (e.g. candidates
@@ -345,41 +380,56 @@ def _field_unhook(attribute: attrs.Attribute[Any]) -> _Unhook | None:
     if base == StatusBilling:
         return _unstructure_status
     if typing.get_origin(base) is tuple:
-        item = _CODECS[typing.get_args(base)[0]].unstructure
+        item = _unstructure_hook(typing.get_args(base)[0])
         return lambda items: [item(element) for element in items]
-    return None  # cattrs' own: identity for primitives, the registered hook for models
+    if base in _MODELS:
+        return _unstructure_hook(base)  # no model field is an optional model but the status
+    return None  # cattrs' own: identity for primitives
 
 
 def _unstructure_status(status: StatusBilling | None) -> dict[str, Any] | None:
-    return None if status is None else _CODECS[type(status)].unstructure(status)
+    return None if status is None else _unstructure_hook(type(status))(status)
 
 
-def _register(cls: type) -> None:
-    """Generate and register the hooks of ``cls``; its nested models come first."""
+def _wire_fields(cls: type) -> list[attrs.Attribute[Any]]:
+    """The fields of ``cls`` as read: a key is required unless it may be left out."""
     attrs.resolve_types(cls)
-    # A key is required on the wire unless it may be left out (see _may_be_left_out).
-    fields = [
+    return [
         attribute if _may_be_left_out(cls, attribute) else attribute.evolve(default=attrs.NOTHING)
         for attribute in attrs.fields(cls)
     ]
-    tag = getattr(cls, "source", None)
 
-    def generate(*, fast: bool) -> _Hook:
-        # typed loosely: mypy cannot tell these keys from the generator's own options
-        renames: dict[str, Any] = {
-            a.name: override(rename=_wire_key(a.name), struct_hook=_field_hook(a, fast=fast))
-            for a in fields
-        }
-        return make_dict_structure_fn_from_attrs(
-            fields,
-            cls,
-            _converter,
-            _cattrs_detailed_validation=not fast,
-            _cattrs_forbid_extra_keys=False,
-            **renames,
-        )
 
-    fast, detailed = generate(fast=True), generate(fast=False)
+def _generate(cls: type, *, fast: bool) -> _Hook:
+    fields = _wire_fields(cls)
+    # typed loosely: mypy cannot tell these keys from the generator's own options
+    renames: dict[str, Any] = {
+        a.name: override(rename=_wire_key(a.name), struct_hook=_field_hook(a, fast=fast))
+        for a in fields
+    }
+    return make_dict_structure_fn_from_attrs(
+        fields,
+        cls,
+        _converter,
+        _cattrs_detailed_validation=not fast,
+        _cattrs_forbid_extra_keys=False,
+        **renames,
+    )
+
+
+def _make_fast(cls: type) -> tuple[_Hook, _Hook]:
+    tag = getattr(cls, _SOURCE_KEY, None)
+    generated = _generate(cls, fast=True)
+    one = _object(cls, generated, tag)
+    return one, (_fast_list(one) if tag else _fast_object_list(generated))
+
+
+def _make_detailed(cls: type) -> _Hook:
+    return _object(cls, _generate(cls, fast=False), getattr(cls, _SOURCE_KEY, None))
+
+
+def _make_unstructure(cls: type) -> _Unhook:
+    attrs.resolve_types(cls)
     unrenames: dict[str, Any] = {
         a.name: override(
             rename=_wire_key(a.name),
@@ -388,28 +438,15 @@ def _register(cls: type) -> None:
         )
         for a in attrs.fields(cls)
     }
-    unstructure: _Unhook = make_dict_unstructure_fn(cls, _converter, **unrenames)
-    if tag is not None:
-        untagged = unstructure
+    untagged: _Unhook = make_dict_unstructure_fn(cls, _converter, **unrenames)
+    tag = getattr(cls, _SOURCE_KEY, None)
+    if tag is None:
+        return untagged
 
-        def unstructure(obj: Any) -> dict[str, Any]:
-            return {_SOURCE_KEY: tag, **untagged(obj)}
+    def unstructure(obj: Any) -> dict[str, Any]:
+        return {_SOURCE_KEY: tag, **untagged(obj)}
 
-    codec = _Codec(
-        fast=_object(cls, fast, tag),
-        fast_list=_fast_list(_object(cls, fast, tag)) if tag else _fast_object_list(fast),
-        detailed=_object(cls, detailed, tag),
-        unstructure=unstructure,
-    )
-    _CODECS[cls] = codec
-    _converter.register_structure_hook(cls, codec.detailed)
-    _converter.register_unstructure_hook(cls, unstructure)
-
-
-# Every WireModel member (StatusBilling's variants inlined), nested ones first.
-for _cls in typing.get_args(WireModel):
-    _register(_cls)
-del _cls
+    return unstructure
 
 
 # --- public API -----------------------------------------------------------------
@@ -434,16 +471,19 @@ def to_wire(obj: WireModel | Sequence[WireModel]) -> dict[str, Any] | list[dict[
     [{'source': 'free', 'remaining': 950, 'total': 1000}, {'source': 'free'}]
     """
     if type(obj) is list or type(obj) is tuple:
-        codecs = _CODECS
+        hooks = _UNSTRUCTURE
         try:
-            return [codecs[type(item)].unstructure(item) for item in obj]
+            return [hooks[type(item)](item) for item in obj]
         except KeyError:
-            bad = next(item for item in obj if type(item) not in codecs)
-            raise _not_a_model(bad) from None
-    codec = _CODECS.get(type(obj))
-    if codec is None:
+            pass
+        for kind in {type(item) for item in obj}:  # a first use, or not a model
+            if kind not in _MODELS:
+                raise _not_a_model(next(item for item in obj if type(item) is kind))
+            _unstructure_hook(kind)
+        return [hooks[type(item)](item) for item in obj]
+    if type(obj) not in _MODELS:
         raise _not_a_model(obj)
-    result: dict[str, Any] = codec.unstructure(obj)
+    result: dict[str, Any] = _unstructure_hook(type(obj))(obj)
     return result
 
 
@@ -491,31 +531,36 @@ def from_wire(tp: object, data: object, *, path: str = "") -> Any:
         return fast(data)
     except Exception as error:
         fast_error = error
-    raise _diagnose(detailed, data, path=path, fast_error=fast_error)
+    raise _diagnose(detailed(), data, path=path, fast_error=fast_error)
 
 
-_PLANS: Final[dict[object, tuple[_Hook, _Hook]]] = {}
+# Per type read: its fast reader, and how to get its detailed one (made on a bad payload).
+_PLANS: Final[dict[object, tuple[_Hook, Callable[[], _Hook]]]] = {}
 
 
-def _hooks_for(tp: object) -> tuple[_Hook, _Hook]:
-    """The (fast, detailed) hooks reading ``tp``; computed once per type."""
+def _hooks_for(tp: object) -> tuple[_Hook, Callable[[], _Hook]]:
+    """The fast hook reading ``tp`` and the maker of its detailed one; once per type."""
     try:
         return _PLANS[tp]
     except KeyError:
         pass
     except TypeError:  # unhashable: certainly not a type we read
         raise _cannot_read(tp) from None
+    plan: tuple[_Hook, Callable[[], _Hook]]
     if tp == StatusBilling:
-        plan = (_union_hooks(fast=True), _union_hooks(fast=False))
-    elif isinstance(tp, type) and tp in _CODECS:
-        plan = (_CODECS[tp].fast, _CODECS[tp].detailed)
+        plan = (_union_hook(fast=True), lambda: _union_hook(fast=False))
+    elif tp in _MODELS:
+        model: type = tp
+        plan = (_fast_hook(model), lambda: _detailed_hook(model))
     elif typing.get_origin(tp) is list and len(typing.get_args(tp)) == 1:
         (item,) = typing.get_args(tp)
         if item == StatusBilling:
-            fast, detailed = _union_hooks(fast=True), _union_hooks(fast=False)
-            plan = (_fast_list(fast), _detailed_list(detailed))
-        elif isinstance(item, type) and item in _CODECS:
-            plan = (_CODECS[item].fast_list, _detailed_list(_CODECS[item].detailed))
+            plan = (
+                _fast_list(_union_hook(fast=True)),
+                lambda: _detailed_list(_union_hook(fast=False)),
+            )
+        elif item in _MODELS:
+            plan = (_fast_hooks(item)[1], lambda: _detailed_list(_detailed_hook(item)))
         else:
             raise _cannot_read(tp)
     else:

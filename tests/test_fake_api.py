@@ -6,6 +6,7 @@ of the HTTP adapters that are tested against it.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -346,6 +347,36 @@ def test_stop_ends_handlers_sleeping_on_latency() -> None:
     handlers[0].join(timeout=5)  # bounded: a handler still asleep fails the test
     assert not handlers[0].is_alive()
     assert api.request_count == 1
+
+
+def test_a_burst_of_300_connections_is_served_without_a_drop(fake_api: FakeBillingApi) -> None:
+    # What 100 resolves at once open. With the standard library's listen backlog
+    # of 5 the kernel dropped most of them: stalls, lost requests, errors.
+    request = (
+        "GET /api/v1/billing/usages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"x-byterover-session-id: {fake_api.session_key}\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+    async def one() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", fake_api.port)
+        try:
+            writer.write(request)
+            return await reader.readline()
+        finally:
+            writer.close()
+
+    async def burst() -> list[bytes | BaseException]:
+        # Raw connections: only the server is under test (not a client's pool).
+        return await asyncio.gather(
+            *(asyncio.wait_for(one(), timeout=5) for _ in range(300)), return_exceptions=True
+        )
+
+    start = time.monotonic()
+    answers = asyncio.run(burst())
+    elapsed = time.monotonic() - start
+    assert answers == [b"HTTP/1.1 200 OK\r\n"] * 300
+    assert fake_api.connection_count == 300
+    assert elapsed < 3  # a dropped connection costs the client a second before it retries
 
 
 def _wait_for(condition: Callable[[], bool]) -> None:

@@ -103,19 +103,6 @@ def test_billing_endpoints_async(fake_api: FakeBillingApi) -> None:
     assert async_billing_call(fake_api, "get_usages") == account.usages
 
 
-def test_get_usages_still_works_when_no_thread_can_start(
-    fake_api: FakeBillingApi, billing: HttpBillingService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # What ThreadPoolExecutor.submit does once the interpreter is shutting down
-    # (e.g. a call from an atexit handler): raise RuntimeError.
-    import concurrent.futures.thread
-
-    monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)
-    fake_api.account = three_team_account()
-    assert billing.get_usages(fake_api.session_key) == fake_api.account.usages
-    assert fake_api.request_count == 2
-
-
 def test_join_reads_an_org_without_tier_entry_as_free_not_trialing(
     fake_api: FakeBillingApi, billing: HttpBillingService
 ) -> None:

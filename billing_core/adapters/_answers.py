@@ -11,15 +11,26 @@ from __future__ import annotations
 
 from typing import Any, Final, TypeVar
 
+from billing_core._endpoints import label
 from billing_core._json import json_kind
-from billing_core.adapters._request import Get
+from billing_core.adapters._request import Get, Settings, format_size
 from billing_core.errors import BillingPayloadError
 from billing_core.models import FreeUserLimit, Team
 
-__all__ = ["MAX_TEAM_PAGES", "TEAM_PAGE_SIZE", "TeamPages", "free_user_limit", "organizations"]
+__all__ = [
+    "MAX_LISTING_BYTES",
+    "MAX_TEAM_PAGES",
+    "TEAM_PAGE_SIZE",
+    "TeamPages",
+    "free_user_limit",
+    "organizations",
+]
 
 TEAM_PAGE_SIZE: Final = 100
 MAX_TEAM_PAGES: Final = 1000
+# All pages of one listing together: about 100,000 teams of ordinary size. Without
+# it, the page count times the body cap (1000 x 10 MB) would be the only bound.
+MAX_LISTING_BYTES: Final = 32 * 1024 * 1024
 
 _T = TypeVar("_T")
 
@@ -61,25 +72,44 @@ def _decode(get: Get, tp: Any, value: Any, *, path: str) -> Any:
 class TeamPages:
     """Walks ``/teams`` pages: which page to ask next, and what each one adds.
 
-    A listing still going after ``max_pages`` pages is refused (a payload error):
-    an upstream that never says it is done must not keep the caller forever.
+    A listing is refused (a payload error) when it is still going after
+    ``max_pages`` pages, or when its page bodies together pass
+    ``max_listing_bytes``: an upstream that never says it is done must neither
+    keep the caller forever nor fill its memory. Each page's body is capped by
+    what is left of that budget as it streams in, so no more than
+    ``max_listing_bytes`` are ever read.
     """
 
-    def __init__(self, max_pages: int = MAX_TEAM_PAGES) -> None:
+    def __init__(
+        self, max_pages: int = MAX_TEAM_PAGES, max_listing_bytes: int = MAX_LISTING_BYTES
+    ) -> None:
         self._max_pages = max_pages
+        self._max_listing_bytes = max_listing_bytes
+        self._bytes_left = max_listing_bytes
         self._teams: dict[str, Team] = {}
         self._offset = 0
         self._pages = 0
         self._done = False
 
-    def next_params(self) -> dict[str, int] | None:
-        """The query of the next page, or ``None`` when the listing is complete."""
+    def next_get(self, settings: Settings, session_key: str) -> Get | None:
+        """The request of the next page, or ``None`` when the listing is complete."""
         if self._done:
             return None
-        return {"limit": TEAM_PAGE_SIZE, "offset": self._offset}
+        query = {"limit": TEAM_PAGE_SIZE, "offset": self._offset}
+        if self._bytes_left >= settings.max_body_bytes:
+            return Get(settings, "teams", session_key, query)
+        return Get(
+            settings,
+            "teams",
+            session_key,
+            query,
+            max_body_bytes=self._bytes_left,
+            too_big=self._too_long_message(),
+        )
 
     def add(self, get: Get, body: dict[str, Any]) -> None:
         """Take one page's answer; raise when it is malformed or the listing never ends."""
+        self._bytes_left -= get.received
         page, total = _team_page(get, body)
         self._pages += 1
         fresh = 0
@@ -99,6 +129,13 @@ class TeamPages:
             )
         elif self._pages >= self._max_pages:
             raise get.payload_error(f"the team list does not end after {self._max_pages} pages")
+        elif self._bytes_left <= 0:
+            raise BillingPayloadError(self._too_long_message())
+
+    def _too_long_message(self) -> str:
+        size = format_size(self._max_listing_bytes)
+        endpoint = label("teams")
+        return f"the team list is larger than {size} over all its pages (answers of {endpoint})"
 
     @property
     def teams(self) -> tuple[Team, ...]:

@@ -30,7 +30,7 @@ import socket
 import time
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -47,6 +47,7 @@ from billing_core.errors import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "MAX_BODY_BYTES",
@@ -58,6 +59,7 @@ __all__ = [
     "check_count",
     "check_timeout",
     "client_options",
+    "format_size",
     "session_headers",
 ]
 
@@ -69,6 +71,9 @@ DEFAULT_MAX_RETRIES: Final = 1
 # 1e10 s already overflows the platform's time_t deep inside a blocking read).
 MAX_TIMEOUT: Final = 86_400.0
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+# httpx's own pool size: a service's own client gets a pool this large, so no
+# request admitted in flight ever waits in httpx's pool.
+DEFAULT_MAX_IN_FLIGHT: Final = 100
 
 _MB: Final = 1024 * 1024
 _TRANSIENT_STATUSES: Final = frozenset({502, 503, 504})
@@ -84,17 +89,51 @@ _REDACTED: Final = "[redacted]"
 
 
 class Settings:
-    """A service's settings, checked once at construction and shared by all its requests."""
+    """A service's settings, checked once at construction and shared by all its requests.
 
-    __slots__ = ("base_url", "max_body_bytes", "max_retries", "timeout")
+    It also remembers the headers of the last session key it was given, so a
+    service checks a key once, not once per request (callers use one key).
+    """
+
+    __slots__ = (
+        "_last_headers",
+        "base_url",
+        "max_body_bytes",
+        "max_in_flight",
+        "max_retries",
+        "timeout",
+        "uses_tls",
+    )
 
     def __init__(
-        self, base_url: object, *, timeout: object, max_retries: object, max_body_bytes: object
+        self,
+        base_url: object,
+        *,
+        timeout: object,
+        max_retries: object,
+        max_body_bytes: object,
+        max_in_flight: object = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        self.uses_tls = self.base_url.lower().startswith("https:")
         self.timeout = check_timeout(timeout)
         self.max_retries = check_count("max_retries", max_retries, minimum=0)
         self.max_body_bytes = check_count("max_body_bytes", max_body_bytes, minimum=1)
+        self.max_in_flight = check_count("max_in_flight", max_in_flight, minimum=1)
+        self._last_headers: tuple[str, httpx.Headers] | None = None
+
+    def headers(self, session_key: object) -> httpx.Headers:
+        """:func:`session_headers` of ``session_key``, checked only when the key changes.
+
+        Shared by every request with that key (httpx copies them, never changes
+        them), and already in httpx's form, which it copies fastest.
+        """
+        last = self._last_headers  # one read: other threads may replace it
+        if last is not None and type(session_key) is str and last[0] == session_key:
+            return last[1]
+        headers = httpx.Headers(session_headers(session_key))
+        self._last_headers = (str(session_key), headers)
+        return headers
 
 
 def check_base_url(base_url: object) -> str:
@@ -196,7 +235,7 @@ def session_headers(session_key: object) -> dict[str, str]:
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    """The options of a client the service owns."""
+    """The options of a client the service owns (its transport is the adapter's to build)."""
     host = (urlsplit(settings.base_url).hostname or "").lower()
     return {
         "timeout": settings.timeout,
@@ -224,6 +263,10 @@ class Get:
     """The decisions of one logical GET of ``endpoint`` (its attempts share one time budget).
 
     Made per call, it checks ``session_key`` first: a bad key is refused unsent.
+    ``query`` goes into :attr:`url` (httpx then parses the URL once).
+    ``max_body_bytes``, when given, tightens the body cap of the settings, and
+    ``too_big`` is then the message of a body above it (say, the part of a
+    listing's budget still unspent).
     """
 
     def __init__(
@@ -231,30 +274,38 @@ class Get:
         settings: Settings,
         endpoint: Name,
         session_key: str,
-        params: Mapping[str, int] | None = None,
+        query: Mapping[str, int] | None = None,
+        *,
+        max_body_bytes: int | None = None,
+        too_big: str | None = None,
     ) -> None:
-        self.headers = session_headers(session_key)
-        self.url = settings.base_url + PATHS[endpoint]
-        self.params = dict(params or {})
+        self.headers = settings.headers(session_key)
+        url = settings.base_url + PATHS[endpoint]
+        self.url = f"{url}?{urlencode(query)}" if query else url
         self.endpoint = label(endpoint)
+        self.deadline = time.monotonic() + settings.timeout
+        """When the whole request, retries and waits included, must be over (monotonic)."""
+        self.received = 0
+        """The bytes of the body of the answer taken (0 until one is)."""
         self._settings = settings
         self._session_key = session_key
         self._retries_left = settings.max_retries
-        self._deadline = time.monotonic() + settings.timeout
+        self._max_body_bytes = settings.max_body_bytes if max_body_bytes is None else max_body_bytes
+        self._too_big_message = too_big
 
     def __repr__(self) -> str:
         return f"Get({self.endpoint})"
 
     def attempt_timeout(self) -> float:
         """Seconds left in the budget: the timeout of the next attempt."""
-        return max(self._deadline - time.monotonic(), 0.001)
+        return max(self.deadline - time.monotonic(), 0.001)
 
     def retry_pause(self, failure: Failed) -> float | None:
         """Seconds to wait before retrying ``failure``, or ``None`` to give up."""
         if not failure.transient or self._retries_left <= 0:
             return None
         pause = random.uniform(*_RETRY_PAUSE_SECONDS)
-        if self._deadline - time.monotonic() - pause < _MIN_ATTEMPT_SECONDS:
+        if self.deadline - time.monotonic() - pause < _MIN_ATTEMPT_SECONDS:
             return None
         self._retries_left -= 1
         _log.debug("%s; retrying in %.0f ms", failure, pause * 1000)
@@ -266,30 +317,27 @@ class Get:
         """Refuse an announced body above the size cap before reading it."""
         declared = headers.get("content-length", "")
         # isdigit() alone admits digits such as "²" that int() refuses.
-        if (
-            declared.isascii()
-            and declared.isdigit()
-            and int(declared) > self._settings.max_body_bytes
-        ):
+        if declared.isascii() and declared.isdigit() and int(declared) > self._max_body_bytes:
             raise self._too_big()
 
     def check_progress(self, received: int) -> None:
         """Refuse a body above the size cap, or one still arriving past the deadline."""
-        if received > self._settings.max_body_bytes:
+        if received > self._max_body_bytes:
             raise self._too_big()
-        if time.monotonic() > self._deadline:
+        if time.monotonic() > self.deadline:
             raise self.timed_out()
 
     def _too_big(self) -> Failed:
-        cap = self._settings.max_body_bytes
-        size = f"{cap // _MB} MB" if cap % _MB == 0 else f"{cap} bytes"
-        error = BillingPayloadError(f"the answer of {self.endpoint} is larger than {size}")
-        return Failed(error, transient=False)
+        message = self._too_big_message or (
+            f"the answer of {self.endpoint} is larger than {format_size(self._max_body_bytes)}"
+        )
+        return Failed(BillingPayloadError(message), transient=False)
 
     def answer(self, response: httpx.Response, body: bytes) -> dict[str, Any]:
         """The JSON object of a 2xx answer, or :class:`Failed` with the mapped error."""
         status = response.status_code
         if 200 <= status < 300:
+            self.received = len(body)
             return self.json_object(body)
         if 300 <= status < 400:
             location = response.headers.get("location")
@@ -366,6 +414,15 @@ class Get:
         if len(text) > _MAX_MESSAGE_CHARS:
             text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
         return text
+
+
+def format_size(size: int) -> str:
+    """A byte count for a message: whole MB when it is one, else bytes.
+
+    >>> format_size(10 * 1024 * 1024), format_size(1500)
+    ('10 MB', '1500 bytes')
+    """
+    return f"{size // _MB} MB" if size % _MB == 0 else f"{size} bytes"
 
 
 def _connect_failure(exc: BaseException) -> str:

@@ -61,11 +61,13 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 # The commands and their rendering load only once a command runs: `--help` and
-# `--version` do without them. The `X as X` imports are re-exports: PROG and
-# PIN_FILE are public, and the tests call _parser and _settings from here.
+# `--version` do without them, and `--version` without the settings and the
+# console too (they load the models): those are re-exported lazily below. The
+# `X as X` imports are re-exports: PROG and PIN_FILE are public, and the tests
+# call _parser and _settings from here.
 from billing_core.cli.exits import (
     EXIT_BROKEN_PIPE,
     EXIT_CODES,
@@ -79,17 +81,41 @@ from billing_core.cli.exits import (
     _CliError,
 )
 from billing_core.cli.exits import PROG as PROG
-from billing_core.cli.parser import _json_command
+from billing_core.cli.parser import _asks_version, _json_command, _version_line
 from billing_core.cli.parser import _parser as _parser
-from billing_core.cli.settings import (
-    ENV_ACTIVE_PROVIDER,
-    ENV_BILLING_BASE_URL,
-    ENV_SESSION_KEY,
-    ENV_TEAM_BASE_URL,
+
+if TYPE_CHECKING:
+    from billing_core.cli.settings import (
+        ENV_ACTIVE_PROVIDER,
+        ENV_BILLING_BASE_URL,
+        ENV_SESSION_KEY,
+        ENV_TEAM_BASE_URL,
+    )
+    from billing_core.cli.settings import PIN_FILE as PIN_FILE
+    from billing_core.cli.settings import _settings as _settings
+
+_FROM_SETTINGS = frozenset(
+    {
+        "ENV_ACTIVE_PROVIDER",
+        "ENV_BILLING_BASE_URL",
+        "ENV_SESSION_KEY",
+        "ENV_TEAM_BASE_URL",
+        "PIN_FILE",
+        "_settings",
+    }
 )
-from billing_core.cli.settings import PIN_FILE as PIN_FILE
-from billing_core.cli.settings import _settings as _settings
-from billing_core.cli.terminal import Console, wants_colour
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the names re-exported from the settings module, loaded on first use.
+    if name not in _FROM_SETTINGS:
+        raise AttributeError(f"module 'billing_core.cli' has no attribute {name!r}")
+    from billing_core.cli import settings
+
+    value = getattr(settings, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ENV_ACTIVE_PROVIDER",
@@ -157,6 +183,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     billing-core 0.1.0
     0
     """
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if _asks_version(arguments):  # answered before anything heavy loads
+        try:
+            print(_version_line(), flush=True)
+        except BrokenPipeError:
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+        return EXIT_OK
+    from billing_core.cli.settings import ENV_SESSION_KEY, _settings
+    from billing_core.cli.terminal import Console, wants_colour
+
     environ = os.environ
     console = Console(
         out=sys.stdout,
@@ -165,7 +202,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         secret=environ.get(ENV_SESSION_KEY) or None,
         prog=PROG,
     )
-    arguments = sys.argv[1:] if argv is None else list(argv)
     json_command = _json_command(arguments)
     try:
         with _quiet_library_logs():

@@ -1,8 +1,11 @@
-"""The arguments: the argparse parser, its help text, and the raw scan for ``--json``.
+"""The arguments: the argparse parser, its help text, and the raw scans before it.
 
-Building the parser imports nothing heavy: ``--help`` and ``--version`` stay
-fast, and only a ``--timeout`` given on the command line loads the HTTP
-adapters (to check it against their maximum).
+The raw scans read ``--json`` and ``--version`` from the arguments as given.
+Importing this module imports nothing heavy, and ``--version`` is answered
+by its scan without building the parser (nor loading the settings and the
+models the help text names). Building the parser loads no HTTP code: only a
+``--timeout`` given on the command line loads the HTTP adapters (to check it
+against their maximum).
 """
 
 from __future__ import annotations
@@ -15,14 +18,6 @@ from typing import Any, Final, NoReturn
 
 from billing_core import __version__
 from billing_core.cli.exits import EXIT_CODES, EXIT_NO_FUNDS, EXIT_USAGE, PROG, _CliError
-from billing_core.cli.settings import (
-    ENV_ACTIVE_PROVIDER,
-    ENV_BILLING_BASE_URL,
-    ENV_SESSION_KEY,
-    ENV_TEAM_BASE_URL,
-    PIN_FILE,
-)
-from billing_core.resolution import BYTEROVER_PROVIDER
 
 # --- the raw scan ---------------------------------------------------------------
 
@@ -56,6 +51,32 @@ def _json_command(argv: Sequence[str]) -> str | None:
     return command if wants_json and command in _JSON_COMMANDS else None
 
 
+def _asks_version(argv: Sequence[str]) -> bool:
+    """Whether argparse would answer ``argv`` with the version (and nothing else).
+
+    That is ``--version`` (or an abbreviation) before the command, not as the
+    value of an option, and not after ``--help`` (the first one wins).
+    """
+    takes_value = False
+    for token in argv:
+        if takes_value:
+            takes_value = False
+        elif token == "--" or not token.startswith("-"):
+            return False  # the command, or a positional argparse will refuse
+        elif len(token) > 2 and any(option.startswith(token) for option in _VALUE_OPTIONS):
+            takes_value = True
+        elif len(token) > 2 and "--version".startswith(token):
+            return True
+        elif token == "-h" or (len(token) > 2 and "--help".startswith(token)):
+            return False
+    return False
+
+
+def _version_line() -> str:
+    """What ``--version`` prints."""
+    return f"{PROG} {__version__}"
+
+
 # --- the parser -----------------------------------------------------------------
 
 
@@ -76,6 +97,10 @@ def _timeout_seconds(text: str) -> float:
 
 
 def _add_common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    # Loaded with the parser, not with this module: --version does without them.
+    from billing_core.cli.settings import ENV_ACTIVE_PROVIDER, PIN_FILE
+    from billing_core.resolution import BYTEROVER_PROVIDER
+
     # The options are accepted before and after the subcommand; on a subcommand
     # they default to SUPPRESS so they do not erase a value given before it.
     def default(value: Any) -> Any:
@@ -117,7 +142,16 @@ class _Parser(argparse.ArgumentParser):
         raise _CliError(EXIT_USAGE, message)
 
 
-_EPILOG: Final = f"""\
+def _epilog() -> str:
+    from billing_core.cli.settings import (
+        ENV_ACTIVE_PROVIDER,
+        ENV_BILLING_BASE_URL,
+        ENV_SESSION_KEY,
+        ENV_TEAM_BASE_URL,
+    )
+    from billing_core.resolution import BYTEROVER_PROVIDER
+
+    return f"""\
 environment:
   {ENV_BILLING_BASE_URL}  billing API base URL, e.g. https://api.example.com/api/v1
   {ENV_TEAM_BASE_URL}     team API base URL (default: the billing base URL)
@@ -130,6 +164,7 @@ exit codes:
 
 
 def _parser() -> argparse.ArgumentParser:
+    epilog = _epilog()
     parser = _Parser(
         prog=PROG,
         description=textwrap.fill(
@@ -137,10 +172,10 @@ def _parser() -> argparse.ArgumentParser:
             "and which team is pinned.",
             width=78,
         ),
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action="version", version=_version_line())
     _add_common_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -149,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
             name,
             help=help_text,
             description=textwrap.fill(description, width=78),
-            epilog=_EPILOG,
+            epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _add_common_options(sub, defaults=False)

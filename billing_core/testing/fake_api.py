@@ -1,7 +1,8 @@
 """`FakeBillingApi`: the upstream billing and team HTTP API, served for real on loopback.
 
 A standard-library HTTP/1.1 server (keep-alive, one daemon thread per
-connection) that serves an :class:`~billing_core.testing.Account` and lets a
+connection, a listen backlog of 1024 so a burst of connections is queued, not
+dropped) that serves an :class:`~billing_core.testing.Account` and lets a
 test inject faults per endpoint. Clients talk to it over real TCP, so pooling,
 timeouts, dropped connections and redirects behave as they would in production.
 
@@ -44,6 +45,9 @@ _ENDPOINTS: Final[frozenset[str]] = frozenset(PATHS)
 _MAX_PAGE_SIZE: Final = 100  # like the real service: a bigger ``limit`` is clamped
 # Fixed so that answers are reproducible byte for byte.
 _TEAM_TIMESTAMP: Final = "2024-01-01T00:00:00.000Z"
+# Connections the kernel queues before the server accepts them (capped by the
+# system's somaxconn); each accepted one gets its own handler thread.
+_LISTEN_BACKLOG: Final = 1024
 
 
 class _Fault:
@@ -74,6 +78,10 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = False
+    # The standard library listens with a backlog of 5: a burst of connections
+    # (100 resolves at once open 300) overflows it, and the kernel drops the
+    # excess, which clients see as stalls of a second or more and lost requests.
+    request_queue_size = _LISTEN_BACKLOG
 
     def __init__(self, api: FakeBillingApi) -> None:
         self.api = api
