@@ -18,17 +18,15 @@ a resolve costs one round trip of wall time, not one per endpoint.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final, TypeVar
+from typing import TypeVar
 
 from attrs import evolve, field, frozen
 
+from billing_core._decide import decide, fixed_resolution, pin_of, shows_free_credits
 from billing_core._drive import AsyncPorts, SyncPorts, run_async, run_sync
 from billing_core._plan import (
     Calls,
-    Err,
     Fetched,
-    Ok,
     Outcome,
     PinWrite,
     Plan,
@@ -36,35 +34,23 @@ from billing_core._plan import (
     unwrap,
     winning_error,
 )
-from billing_core.errors import BillingAuthError, BillingError, NotAuthenticatedError
+from billing_core.errors import NotAuthenticatedError
 from billing_core.models import (
     BillingResolution,
     BillingUsage,
-    FreeBilling,
-    InvalidPinBilling,
-    OtherProviderBilling,
-    PaidBilling,
     Problem,
-    ProblemPart,
-    RawUsage,
-    StatusBilling,
     Team,
-    TeamPickNeededBilling,
-    unhandled_status,
 )
 from billing_core.ports import (
     AsyncBillingService,
     AsyncTeamService,
     BillingService,
-    PinRead,
     PinStore,
     TeamService,
 )
 from billing_core.resolution import (
     BYTEROVER_PROVIDER,
     TeamChoice,
-    build_status_billing,
-    build_status_without_tiers,
     compute_team_preselection,
     join_usages_with_tiers,
     paid_organization_ids,
@@ -243,138 +229,23 @@ async def alist_team_choices(
     return await run_async(_team_picker_plan(session_key=session_key), ports)
 
 
-# --- the resolve plan and its decisions ------------------------------------------------
+# --- the resolve plan (its decision is billing_core._decide) ---------------------------
 
 
 def _resolution_plan(
     *, active_provider: str | None, session_key: str | None, prefetch_free_limit: bool
 ) -> Plan[BillingResolution]:
-    if not session_key:
-        return BillingResolution(status=None)
-    if active_provider != BYTEROVER_PROVIDER:
-        status = build_status_billing(active_provider=active_provider, is_authenticated=True)
-        return BillingResolution(status=status)
+    if not session_key or active_provider != BYTEROVER_PROVIDER:
+        return fixed_resolution(active_provider=active_provider, session_key=session_key)
     fetched = yield Calls(
         read_pin=True, raw_usages=True, tiers=True, free_limit=prefetch_free_limit
     )
-    resolution = _decide(fetched, session_key=session_key)
-    if fetched.free_limit is None and _shows_free_credits(resolution.status):
+    resolution = decide(fetched, session_key=session_key)
+    if fetched.free_limit is None and shows_free_credits(resolution.status):
         more = yield Calls(free_limit=True)
         fetched = evolve(fetched, free_limit=more.free_limit)
-        resolution = _decide(fetched, session_key=session_key)
+        resolution = decide(fetched, session_key=session_key)
     return resolution
-
-
-def _shows_free_credits(status: StatusBilling | None) -> bool:
-    match status:
-        case FreeBilling() | TeamPickNeededBilling():
-            return True
-        case PaidBilling() | InvalidPinBilling() | OtherProviderBilling() | None:
-            return False
-        case _:
-            raise unhandled_status(status)
-
-
-_AUTH_PROBLEM: Final = Problem(part="auth", message="session invalid or expired: sign in again")
-
-
-def _decide(fetched: Fetched, *, session_key: str) -> BillingResolution:
-    """The answer from the fetched outcomes (the free limit may not have been fetched)."""
-    pinned_team_id, problems = _pin_of(asked(fetched.pin), session_key=session_key)
-    raw_usages, tiers = asked(fetched.raw_usages), asked(fetched.tiers)
-    error = winning_error(raw_usages, tiers)
-    if isinstance(error, BillingAuthError):
-        return BillingResolution(status=None, problems=[*problems, _AUTH_PROBLEM])
-    if isinstance(raw_usages, Err):
-        problem = _problem("usages", raw_usages.error, _UNKNOWN, session_key=session_key)
-        return BillingResolution(status=None, problems=[*problems, problem])
-    try:
-        usages = join_usages_with_tiers(raw_usages.value, unwrap(tiers))
-    except Exception as error:  # the tiers failed, or conflict with each other
-        return _decide_without_tiers(
-            raw_usages.value, error, pinned_team_id, problems, session_key=session_key
-        )
-    free_limit = fetched.free_limit
-    try:
-        status = build_status_billing(
-            active_provider=BYTEROVER_PROVIDER,
-            is_authenticated=True,
-            usages=usages,
-            pinned_team_id=pinned_team_id,
-            free_user_limit=free_limit.value if isinstance(free_limit, Ok) else None,
-        )
-    except Exception as error:  # e.g. one organisation listed twice, differently
-        problem = _problem("usages", error, _UNKNOWN, session_key=session_key)
-        return BillingResolution(status=None, problems=[*problems, problem])
-    # A free limit that failed matters only if the answer shows free credits;
-    # so the answer does not depend on whether it was prefetched.
-    if isinstance(free_limit, Err) and _shows_free_credits(status):
-        if isinstance(winning_error(free_limit), BillingAuthError):
-            return BillingResolution(status=None, problems=[*problems, _AUTH_PROBLEM])
-        problem = _problem("free-limit", free_limit.error, _NO_NUMBERS, session_key=session_key)
-        problems.append(problem)
-    return BillingResolution(status=status, problems=problems)
-
-
-def _decide_without_tiers(
-    raw_usages: tuple[RawUsage, ...],
-    error: Exception,
-    pinned_team_id: str | None,
-    problems: list[Problem],
-    *,
-    session_key: str,
-) -> BillingResolution:
-    """Tiers unknown: only a pin among the usages can be shown, and without its tier
-    (see :func:`~billing_core.resolution.build_status_without_tiers`)."""
-    status = build_status_without_tiers(raw_usages=raw_usages, pinned_team_id=pinned_team_id)
-    if status is None:
-        problem = _problem(
-            "tiers", error, "cannot tell which teams are paid", session_key=session_key
-        )
-        return BillingResolution(status=None, problems=[*problems, problem])
-    problem = _problem(
-        "tiers", error, "showing the pinned team without its tier", session_key=session_key
-    )
-    return BillingResolution(status=status, problems=[*problems, problem])
-
-
-def _pin_of(outcome: Outcome[PinRead], *, session_key: str) -> tuple[str | None, list[Problem]]:
-    """The pin, or no pin and the problem that hid it."""
-    if isinstance(outcome, Err):
-        return None, [_problem("pins", outcome.error, _UNPINNED, session_key=session_key)]
-    read = outcome.value
-    if read.problem is not None:  # e.g. a corrupt pin file
-        message = _redacted(f"{read.problem}; {_UNPINNED}", session_key)
-        return None, [Problem(part="pins", message=message)]
-    return read.team_id or None, []
-
-
-_UNPINNED: Final = "treating the project as unpinned"
-_UNKNOWN: Final = "billing status unknown"
-_NO_NUMBERS: Final = "showing free credits without numbers"
-
-_WHAT_FAILED: Final[Mapping[ProblemPart, str]] = {
-    "usages": "could not load credit usage",
-    "tiers": "could not load subscription tiers",
-    "free-limit": "could not load personal free credits",
-    "pins": "could not read the billing pin",
-}
-
-
-def _problem(part: ProblemPart, error: Exception, consequence: str, *, session_key: str) -> Problem:
-    # Our errors and OSError say what went wrong without secrets; anything else
-    # comes from third-party code and is named, never quoted.
-    known = isinstance(error, BillingError | OSError) and str(error)
-    detail = str(error) if known else f"unexpected {type(error).__name__}"
-    return Problem(
-        part=part,
-        message=_redacted(f"{_WHAT_FAILED[part]}: {detail}; {consequence}", session_key),
-    )
-
-
-def _redacted(message: str, session_key: str) -> str:
-    # Belt and braces: a misbehaving adapter may have put the key in its message.
-    return message.replace(session_key, "[session key]") if session_key else message
 
 
 def _raise_winning(*outcomes: Outcome[object]) -> None:
@@ -419,7 +290,7 @@ def _team_picker_plan(*, session_key: str | None) -> Plan[TeamPicker]:
         raise NotAuthenticatedError("not signed in: sign in to list your teams")
     fetched = yield Calls(read_pin=True, teams=True, raw_usages=True, tiers=True)
     teams, usages = _teams_and_usages(fetched)
-    pinned_team_id, problems = _pin_of(asked(fetched.pin), session_key=session_key)
+    pinned_team_id, problems = pin_of(asked(fetched.pin), session_key=session_key)
     return TeamPicker(
         rows=team_choices(teams=teams, usages=usages, pinned_team_id=pinned_team_id),
         preselected_team_id=compute_team_preselection(
