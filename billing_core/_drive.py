@@ -208,15 +208,17 @@ class _DaemonPool:
             self._workers += 1
 
     def _serve(self) -> None:
+        # A worker is started for work already queued: it counts itself idle
+        # only once it has finished an item, so a submission never takes a
+        # new worker for an idle one.
         while True:
-            self._idle.release()
             future, call = self._work.get()
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled while queued
-            try:
-                future.set_result(call())
-            except BaseException as error:  # handed to the waiter, who re-raises it
-                future.set_exception(error)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # handed to the waiter, who re-raises it
+                    future.set_exception(error)
+            self._idle.release()
 
 
 _pool: _DaemonPool | None = None
