@@ -30,6 +30,7 @@ from billing_core.errors import (
     BillingConfigError,
     BillingError,
     BillingPayloadError,
+    BillingUnknownError,
     InsufficientCreditsError,
     InvalidPinError,
     NotAuthenticatedError,
@@ -38,6 +39,15 @@ from billing_core.errors import (
 )
 
 if TYPE_CHECKING:
+    from billing_core.adapters.brv_endpoints import BrvEndpoints, brv_endpoints
+    from billing_core.adapters.brv_login import (
+        BrvLogin,
+        BrvLoginRead,
+        load_brv_login,
+        read_brv_login,
+    )
+    from billing_core.adapters.brv_project import BrvProject, find_brv_project
+    from billing_core.adapters.brv_providers import read_active_provider
     from billing_core.adapters.http import (
         AsyncHttpBillingService,
         AsyncHttpTeamService,
@@ -64,6 +74,7 @@ if TYPE_CHECKING:
         TeamPickNeededBilling,
         is_paid_tier,
     )
+    from billing_core.monitor import AsyncBillingMonitor, BillingMonitor
     from billing_core.ports import (
         AsyncBillingService,
         AsyncTeamService,
@@ -182,6 +193,7 @@ _LAZY: dict[str, str] = {
         ),
         "billing_core.service",
     ),
+    **dict.fromkeys(("AsyncBillingMonitor", "BillingMonitor"), "billing_core.monitor"),
     **dict.fromkeys(
         (
             "AsyncHttpBillingService",
@@ -191,6 +203,13 @@ _LAZY: dict[str, str] = {
         ),
         "billing_core.adapters.http",
     ),
+    **dict.fromkeys(("BrvEndpoints", "brv_endpoints"), "billing_core.adapters.brv_endpoints"),
+    **dict.fromkeys(
+        ("BrvLogin", "BrvLoginRead", "load_brv_login", "read_brv_login"),
+        "billing_core.adapters.brv_login",
+    ),
+    **dict.fromkeys(("BrvProject", "find_brv_project"), "billing_core.adapters.brv_project"),
+    "read_active_provider": "billing_core.adapters.brv_providers",
     "FilePinStore": "billing_core.adapters.pin_file",
     "InMemoryPinStore": "billing_core.testing.fakes",
 }
@@ -212,6 +231,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "FREE_TIER",
     "AmbiguousTeamError",
+    "AsyncBillingMonitor",
     "AsyncBillingService",
     "AsyncHttpBillingService",
     "AsyncHttpTeamService",
@@ -220,11 +240,17 @@ __all__ = [
     "BillingAuthError",
     "BillingConfigError",
     "BillingError",
+    "BillingMonitor",
     "BillingPayloadError",
     "BillingResolution",
     "BillingService",
     "BillingTone",
+    "BillingUnknownError",
     "BillingUsage",
+    "BrvEndpoints",
+    "BrvLogin",
+    "BrvLoginRead",
+    "BrvProject",
     "FilePinStore",
     "FreeBilling",
     "FreeUserLimit",
@@ -257,11 +283,13 @@ __all__ = [
     "apin_billing_team",
     "aresolve_billing",
     "billing_tone",
+    "brv_endpoints",
     "build_status_billing",
     "build_status_without_tiers",
     "build_top_up_url",
     "compute_team_preselection",
     "ensure_billing_funds",
+    "find_brv_project",
     "format_billing_line",
     "format_credits",
     "from_wire",
@@ -270,9 +298,12 @@ __all__ = [
     "is_paid_tier",
     "join_usages_with_tiers",
     "list_team_choices",
+    "load_brv_login",
     "match_team",
     "paid_organization_ids",
     "pin_billing_team",
+    "read_active_provider",
+    "read_brv_login",
     "resolve_billing",
     "resolve_billing_team_id",
     "team_choices",
