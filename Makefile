@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,17 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/billing-core demo
 
-test: $(VENV)/.installed-dev
+# The whole gate: lint, format, types, then every test on every core.
+test: lint test-fast
+
+# The inner loop: the tests alone (pass pytest options with ARGS="...").
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/pytest -n auto $(ARGS)
+
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
