@@ -22,13 +22,12 @@ worker thread (:func:`asyncio.to_thread`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from attrs import field, frozen
 
@@ -44,6 +43,9 @@ from billing_core.ports import (
     PinStore,
     TeamService,
 )
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncPorts", "SyncPorts", "run_async", "run_sync"]
 
@@ -248,6 +250,8 @@ if hasattr(os, "register_at_fork"):
 
 
 async def _round_in_tasks(calls: Calls, ports: AsyncPorts) -> Fetched:
+    import asyncio  # here: a sync program never pays for importing it (~13 ms)
+
     key, billing = ports.session_key, ports.billing
     # Each task catches Exception into an Err, so only what is not the plan's to
     # handle (KeyboardInterrupt, SystemExit...) ends the group, cancelling the rest.
@@ -298,6 +302,8 @@ async def _round_in_tasks(calls: Calls, ports: AsyncPorts) -> Fetched:
 
 async def _local(hop: bool, call: Callable[..., _T], *arguments: object) -> _T:
     if hop:
+        import asyncio
+
         return await asyncio.to_thread(call, *arguments)
     return call(*arguments)
 

@@ -38,8 +38,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
 from billing_core._drive import AsyncPorts, SyncPorts, run_async, run_sync
 from billing_core._monitor_base import MonitorBase, Served, Subscriber, fetch
@@ -60,7 +58,13 @@ from billing_core._plan import Calls, PinWrite, asked, unwrap
 from billing_core.errors import BillingConfigError
 from billing_core.funds import WhenUnknown, ensure_billing_funds
 from billing_core.models import BillingResolution
-from billing_core.ports import AsyncBillingService, BillingService, PinStore
+from billing_core.ports import (
+    AsyncBillingService,
+    AsyncClosing,
+    BillingService,
+    Closing,
+    PinStore,
+)
 
 __all__ = ["AsyncBillingMonitor", "BillingMonitor", "Subscriber"]
 
@@ -70,7 +74,7 @@ _logger = logging.getLogger(__name__)
 # --- threads -------------------------------------------------------------------------
 
 
-class BillingMonitor(MonitorBase):
+class BillingMonitor(MonitorBase, Closing):
     """Who pays for the next request, kept current for a long-running program; thread-safe.
 
     Takes ``resolve_billing``'s arguments (``active_provider``, ``session_key``,
@@ -193,17 +197,6 @@ class BillingMonitor(MonitorBase):
             if thread is not threading.current_thread():
                 thread.join()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # --- the slow path ---------------------------------------------------------------
 
     def _settle(self) -> Served:
@@ -275,7 +268,7 @@ class BillingMonitor(MonitorBase):
 # --- asyncio -------------------------------------------------------------------------
 
 
-class AsyncBillingMonitor(MonitorBase):
+class AsyncBillingMonitor(MonitorBase, AsyncClosing):
     """The asyncio twin of :class:`BillingMonitor`, for one event loop.
 
     ``await current()``, ``await gate()``, ``await set_pinned_team_id()`` and
@@ -355,17 +348,6 @@ class AsyncBillingMonitor(MonitorBase):
         if task is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- the slow path ---------------------------------------------------------------
 

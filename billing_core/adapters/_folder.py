@@ -28,8 +28,9 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Final, Self
+
+from billing_core.ports import Closing
 
 __all__ = ["Folder", "NotFollowed", "read_at_most"]
 
@@ -97,7 +98,7 @@ class NotFollowed(OSError):
         return self.describe(str(self.path))
 
 
-class Folder:
+class Folder(Closing):
     """An open directory whose names are looked up without following links.
 
     Made by :meth:`open`; close it, or use it in a ``with`` block.
@@ -129,17 +130,6 @@ class Folder:
                 raise NotFollowed(path, "a symbolic link", expected="a directory") from None
             raise
         return cls(path, fd)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release the directory's descriptor (idempotent)."""
