@@ -37,6 +37,7 @@ import httpx
 from billing_core._endpoints import PATHS, Name, label
 from billing_core._json import json_kind, loads_strict
 from billing_core._session import SESSION_HEADER, session_key_flaw
+from billing_core.adapters._timeouts import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from billing_core.errors import (
     BillingApiError,
     BillingAuthError,
@@ -65,11 +66,7 @@ __all__ = [
 
 _log = logging.getLogger("billing_core.adapters.http")
 
-DEFAULT_TIMEOUT: Final = 10.0
 DEFAULT_MAX_RETRIES: Final = 1
-# Far beyond any sensible request, and well within what sockets accept (about
-# 1e10 s already overflows the platform's time_t deep inside a blocking read).
-MAX_TIMEOUT: Final = 86_400.0
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
 # httpx's own pool size: a service's own client gets a pool this large, so no
 # request admitted in flight ever waits in httpx's pool.

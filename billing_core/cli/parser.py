@@ -82,8 +82,7 @@ def _version_line() -> str:
 
 def _timeout_seconds(text: str) -> float:
     """A ``--timeout`` the HTTP adapters accept, or bad usage now rather than later."""
-    # Imports httpx, but only when --timeout is given: `--help` stays light.
-    from billing_core.adapters.http import MAX_TIMEOUT
+    from billing_core.adapters._timeouts import MAX_TIMEOUT
 
     try:
         value = float(text)

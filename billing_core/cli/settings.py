@@ -141,7 +141,7 @@ class _Settings:
 
     def http_timeout(self) -> float:
         """``--timeout``, else the HTTP adapters' default."""
-        from billing_core.adapters.http import DEFAULT_TIMEOUT
+        from billing_core.adapters._timeouts import DEFAULT_TIMEOUT
 
         return DEFAULT_TIMEOUT if self.timeout is None else self.timeout
 
