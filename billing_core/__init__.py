@@ -85,7 +85,9 @@ if TYPE_CHECKING:
         TeamService,
     )
     from billing_core.presentation import (
+        DEFAULT_COMMAND_HINTS,
         BillingTone,
+        CommandHints,
         billing_tone,
         build_top_up_url,
         format_billing_line,
@@ -158,7 +160,9 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
+            "DEFAULT_COMMAND_HINTS",
             "BillingTone",
+            "CommandHints",
             "billing_tone",
             "build_top_up_url",
             "format_billing_line",
@@ -229,6 +233,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_COMMAND_HINTS",
     "FREE_TIER",
     "AmbiguousTeamError",
     "AsyncBillingMonitor",
@@ -251,6 +256,7 @@ __all__ = [
     "BrvLogin",
     "BrvLoginRead",
     "BrvProject",
+    "CommandHints",
     "FilePinStore",
     "FreeBilling",
     "FreeUserLimit",

@@ -10,7 +10,8 @@ whenever the pin changes: one decision, however the inputs were obtained.
 >>> from billing_core._plan import Fetched, Ok
 >>> from billing_core.ports import PinRead
 >>> decide(Fetched(pin=Ok(PinRead(None)), raw_usages=Ok(()), tiers=Ok(())), session_key="k")
-BillingResolution(status=FreeBilling(remaining=None, total=None, limit_exceeded=False), problems=())
+BillingResolution(status=FreeBilling(remaining=None, total=None, limit_exceeded=False), \
+problems=(), pinned_team_id=None)
 """
 
 from __future__ import annotations
@@ -86,15 +87,20 @@ def decide(fetched: Fetched, *, session_key: str) -> BillingResolution:
     The free limit may not have been fetched (``fetched.free_limit is None``);
     a failed one matters only when the answer shows free credits. See
     :func:`~billing_core.resolve_billing` for how each failure degrades the answer.
+    Every answer records the pin it read (``pinned_team_id``), whatever failed.
     """
     pinned_team_id, problems = pin_of(asked(fetched.pin), session_key=session_key)
     raw_usages, tiers = asked(fetched.raw_usages), asked(fetched.tiers)
     error = winning_error(raw_usages, tiers)
     if isinstance(error, BillingAuthError):
-        return BillingResolution(status=None, problems=[*problems, AUTH_PROBLEM])
+        return BillingResolution(
+            status=None, problems=[*problems, AUTH_PROBLEM], pinned_team_id=pinned_team_id
+        )
     if isinstance(raw_usages, Err):
         failed = problem("usages", raw_usages.error, _UNKNOWN, session_key=session_key)
-        return BillingResolution(status=None, problems=[*problems, failed])
+        return BillingResolution(
+            status=None, problems=[*problems, failed], pinned_team_id=pinned_team_id
+        )
     try:
         usages = join_usages_with_tiers(raw_usages.value, unwrap(tiers))
     except Exception as error:  # the tiers failed, or conflict with each other
@@ -112,16 +118,20 @@ def decide(fetched: Fetched, *, session_key: str) -> BillingResolution:
         )
     except Exception as error:  # e.g. one organisation listed twice, differently
         failed = problem("usages", error, _UNKNOWN, session_key=session_key)
-        return BillingResolution(status=None, problems=[*problems, failed])
+        return BillingResolution(
+            status=None, problems=[*problems, failed], pinned_team_id=pinned_team_id
+        )
     # A free limit that failed matters only if the answer shows free credits;
     # so the answer does not depend on whether it was prefetched.
     if isinstance(free_limit, Err) and shows_free_credits(status):
         if isinstance(winning_error(free_limit), BillingAuthError):
-            return BillingResolution(status=None, problems=[*problems, AUTH_PROBLEM])
+            return BillingResolution(
+                status=None, problems=[*problems, AUTH_PROBLEM], pinned_team_id=pinned_team_id
+            )
         problems.append(
             problem("free-limit", free_limit.error, _NO_NUMBERS, session_key=session_key)
         )
-    return BillingResolution(status=status, problems=problems)
+    return BillingResolution(status=status, problems=problems, pinned_team_id=pinned_team_id)
 
 
 def _without_tiers(
@@ -139,11 +149,15 @@ def _without_tiers(
         failed = problem(
             "tiers", error, "cannot tell which teams are paid", session_key=session_key
         )
-        return BillingResolution(status=None, problems=[*problems, failed])
+        return BillingResolution(
+            status=None, problems=[*problems, failed], pinned_team_id=pinned_team_id
+        )
     failed = problem(
         "tiers", error, "showing the pinned team without its tier", session_key=session_key
     )
-    return BillingResolution(status=status, problems=[*problems, failed])
+    return BillingResolution(
+        status=status, problems=[*problems, failed], pinned_team_id=pinned_team_id
+    )
 
 
 def pin_of(outcome: Outcome[PinRead], *, session_key: str) -> tuple[str | None, list[Problem]]:

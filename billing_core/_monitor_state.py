@@ -49,7 +49,7 @@ import math
 from collections.abc import Hashable
 from typing import Final, Generic, TypeAlias, TypeVar
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from billing_core._decide import decide, fixed_resolution, problem, shows_free_credits
 from billing_core._plan import Calls, Err, Fetched, Ok, Outcome, asked
@@ -420,9 +420,7 @@ class MonitorState:
             if part != "free-limit" or shows_free_credits(resolution.status)
         ]
         if marks and resolution.status is not None:
-            resolution = BillingResolution(
-                status=resolution.status, problems=(*resolution.problems, *marks)
-            )
+            resolution = evolve(resolution, problems=(*resolution.problems, *marks))
         usages: tuple[BillingUsage, ...] = ()
         if isinstance(raw_usages, Ok) and isinstance(tiers, Ok):
             try:

@@ -85,7 +85,9 @@ class InvalidPinError(BillingError):
 
 
 class TeamNotFoundError(BillingError, LookupError):
-    """No team matches the query; ``available`` lists the display names."""
+    """No team matches the query; ``available`` lists the user's teams, each as
+    its name and what to type to pick it (see :func:`billing_core.match_team`),
+    for example ``Acme Corp (slug acme-corp)``."""
 
     def __init__(self, query: str, *, available: Sequence[str]) -> None:
         self.query = query
@@ -95,13 +97,15 @@ class TeamNotFoundError(BillingError, LookupError):
 
 
 class AmbiguousTeamError(BillingError, LookupError):
-    """Several teams match the query equally well; ``matches`` lists them."""
+    """Several teams match the query equally well; ``matches`` lists them, each as
+    its name and what to type to pick it alone (its slug, or else its id)."""
 
     def __init__(self, query: str, *, matches: Sequence[str]) -> None:
         self.query = query
         self.matches = tuple(matches)
         super().__init__(
-            f"{query!r} matches several teams: {', '.join(self.matches)}; use the team id"
+            f"{query!r} matches several teams: {', '.join(self.matches)}; "
+            "use the slug or id to pick one"
         )
 
 

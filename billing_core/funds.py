@@ -1,8 +1,10 @@
 """The funds guard: refuse a request the resolved payer cannot cover, and say why.
 
 Pure: it reads the ``StatusBilling`` it is given (and, for better advice, the
-user's usages) and either returns ``None`` or raises. Unknown billing
-(``None``) is refused unless the caller says to allow it.
+user's usages and teams) and either returns ``None`` or raises. Unknown billing
+(``None``) is refused unless the caller says to allow it. The commands and the
+top-up link its messages cite come from a
+:class:`~billing_core.presentation.CommandHints`.
 
 >>> ensure_billing_funds(FreeBilling(remaining=10, total=1_000)) is None
 True
@@ -37,10 +39,17 @@ from billing_core.models import (
     OtherProviderBilling,
     PaidBilling,
     StatusBilling,
+    Team,
     TeamPickNeededBilling,
     unhandled_status,
 )
-from billing_core.presentation import PIN_COMMAND_HINT
+from billing_core.presentation import (
+    DEFAULT_COMMAND_HINTS,
+    CommandHints,
+    _check_hints,
+    _code,
+    build_top_up_url,
+)
 
 __all__ = ["WhenUnknown", "ensure_billing_funds", "is_billing_exhausted"]
 
@@ -139,18 +148,44 @@ def _free_exhausted(status: FreeBilling) -> InsufficientCreditsError:
     )
 
 
+def _top_up_url(
+    organization_id: str, *, teams: Iterable[Team], web_app_url: str | None
+) -> str | None:
+    """The payer's top-up page: its team (the first listed with that id) must
+    have a slug, and the web app must be known."""
+    if web_app_url is None:
+        return None
+    team = next((t for t in teams if t.id == organization_id), None)
+    if team is None:
+        return None
+    return build_top_up_url(web_app_url=web_app_url, team_slug=team.slug)
+
+
 def _paid_exhausted(
-    status: PaidBilling, usages: Iterable[BillingUsage]
+    status: PaidBilling,
+    usages: Iterable[BillingUsage],
+    *,
+    hints: CommandHints,
+    teams: Iterable[Team],
 ) -> InsufficientCreditsError:
     label = _label(status)
     why = "has no credits left" if _used_up(status.remaining) else "is over its credit limit"
     others = _paid_teams_with_credits(usages, excluding=status.organization_id)
+    url = _top_up_url(status.organization_id, teams=teams, web_app_url=hints.web_app_url)
+    # The link ends the message, with nothing after it that a terminal could
+    # take for part of the URL.
     if not others:
-        return InsufficientCreditsError(f"{label} {why}. Top up {label}'s credits to keep going.")
-    return InsufficientCreditsError(
-        f"{label} {why}. Paid teams with credits: {_listing(others)}. "
-        f"Pin one with {PIN_COMMAND_HINT}."
-    )
+        if url is None:
+            return InsufficientCreditsError(
+                f"{label} {why}. Top up {label}'s credits to keep going."
+            )
+        return InsufficientCreditsError(
+            f"{label} {why}. Top up {label}'s credits to keep going: {url}"
+        )
+    pin = f"Paid teams with credits: {_listing(others)}. Pin one with {_code(hints.pin_team)}"
+    if url is None:
+        return InsufficientCreditsError(f"{label} {why}. {pin}.")
+    return InsufficientCreditsError(f"{label} {why}. {pin}, or top up {label}'s credits: {url}")
 
 
 def _candidate_entry(candidate: PaidBilling) -> tuple[str, str | None]:
@@ -160,21 +195,25 @@ def _candidate_entry(candidate: PaidBilling) -> tuple[str, str | None]:
     return _label(candidate), ", ".join(notes) or None
 
 
-def _pick_needed_exhausted(status: TeamPickNeededBilling) -> InsufficientCreditsError:
+def _pick_needed_exhausted(
+    status: TeamPickNeededBilling, *, hints: CommandHints
+) -> InsufficientCreditsError:
     listing = team_listing(_candidate_entry(c) for c in _most_remaining_first(status.candidates))
     why = "are used up" if _used_up(status.remaining) else "are over their usage limit"
     return InsufficientCreditsError(
         f"Your personal free credits {why} and no billing team is pinned. "
-        f"Pick one of your paid teams ({listing}) with {PIN_COMMAND_HINT}."
+        f"Pick one of your paid teams ({listing}) with {_code(hints.pin_team)}."
     )
 
 
-def _invalid_pin(status: InvalidPinBilling, usages: Iterable[BillingUsage]) -> InvalidPinError:
+def _invalid_pin(
+    status: InvalidPinBilling, usages: Iterable[BillingUsage], *, hints: CommandHints
+) -> InvalidPinError:
     paid = _paid_teams_with_credits(usages)
     choices = f" Paid teams with credits: {_listing(paid)}." if paid else ""
     return InvalidPinError(
         f"The pinned team {invalid_pin_label(status)} {invalid_pin_reason(status)}.{choices} "
-        f"Pin a paid team with {PIN_COMMAND_HINT}."
+        f"Pin a paid team with {_code(hints.pin_team)}."
     )
 
 
@@ -184,10 +223,10 @@ WhenUnknown: TypeAlias = Literal["allow", "refuse"]
 _WHEN_UNKNOWN: Final = frozenset({"allow", "refuse"})
 
 
-def _unknown() -> BillingUnknownError:
+def _unknown(*, hints: CommandHints) -> BillingUnknownError:
     return BillingUnknownError(
         "Who pays for the next request is unknown (not signed in, or billing could not be "
-        "resolved). Sign in, or try again once billing answers."
+        f"resolved). Sign in with {_code(hints.sign_in)}, or try again once billing answers."
     )
 
 
@@ -197,6 +236,8 @@ def ensure_billing_funds(
     *,
     usages: Iterable[BillingUsage] = (),
     when_unknown: WhenUnknown = "refuse",
+    hints: CommandHints = DEFAULT_COMMAND_HINTS,
+    teams: Iterable[Team] = (),
 ) -> None: ...
 
 
@@ -206,6 +247,8 @@ def ensure_billing_funds(
     *,
     usages: Iterable[BillingUsage] = (),
     when_unknown: WhenUnknown,
+    hints: CommandHints = DEFAULT_COMMAND_HINTS,
+    teams: Iterable[Team] = (),
 ) -> None: ...
 
 
@@ -214,6 +257,8 @@ def ensure_billing_funds(
     *,
     usages: Iterable[BillingUsage] = (),
     when_unknown: WhenUnknown = "refuse",
+    hints: CommandHints = DEFAULT_COMMAND_HINTS,
+    teams: Iterable[Team] = (),
 ) -> None:
     """Raise when the next request cannot be paid for; return ``None`` otherwise.
 
@@ -224,7 +269,10 @@ def ensure_billing_funds(
       to upgrade;
     - an exhausted paid team: :class:`InsufficientCreditsError` listing the
       user's *other* paid teams that still have credits and are not over their
-      limit (from ``usages``), most remaining first, and how to pin one;
+      limit (from ``usages``), most remaining first, and how to pin one; and,
+      when ``hints.web_app_url`` is known and the team is among ``teams``
+      (``team.id == organization_id``) with a slug, its top-up link (see
+      :func:`~billing_core.presentation.build_top_up_url`);
     - exhausted free credits while a team must be picked:
       :class:`InsufficientCreditsError` listing the paid teams to pick;
     - an invalid pin: :class:`InvalidPinError` telling the user to pin a paid
@@ -241,6 +289,21 @@ def ensure_billing_funds(
     and leaves the rest to the server. A ``when_unknown`` other than
     ``"allow"`` or ``"refuse"`` raises :class:`BillingConfigError`.
 
+    The commands the messages cite (to pin a team, to sign in) are those of
+    ``hints``; ``teams`` (the user's teams, read only for an exhausted paid
+    team) gives the payer's slug for its top-up link. Without a web app URL or
+    that team, the message has no link.
+
+    >>> from billing_core.presentation import CommandHints
+    >>> ensure_billing_funds(
+    ...     PaidBilling(organization_id="org-1", organization_name="Acme", remaining=0),
+    ...     hints=CommandHints(web_app_url="https://app.example.com"),
+    ...     teams=[Team(id="org-1", name="acme", display_name="Acme", slug="acme")])
+    Traceback (most recent call last):
+      ...
+    billing_core.errors.InsufficientCreditsError: Acme has no credits left. \
+Top up Acme's credits to keep going: https://app.example.com/settings/acme/billing
+
     >>> ensure_billing_funds(InvalidPinBilling(organization_id="org-9", reason="not-a-member"))
     Traceback (most recent call last):
       ...
@@ -250,27 +313,29 @@ Pin a paid team with `billing-core pin TEAM`.
     Traceback (most recent call last):
       ...
     billing_core.errors.BillingUnknownError: Who pays for the next request is unknown \
-(not signed in, or billing could not be resolved). Sign in, or try again once billing answers.
+(not signed in, or billing could not be resolved). Sign in with `brv login`, or try again once \
+billing answers.
     >>> ensure_billing_funds(None, when_unknown="allow") is None
     True
     """
     if when_unknown not in _WHEN_UNKNOWN:
         raise BillingConfigError(f"when_unknown must be 'allow' or 'refuse', not {when_unknown!r}")
+    _check_hints(hints)
     match status:
         case InvalidPinBilling():
-            raise _invalid_pin(status, usages)
+            raise _invalid_pin(status, usages, hints=hints)
         case FreeBilling():
             if is_billing_exhausted(status):
                 raise _free_exhausted(status)
         case PaidBilling():
             if is_billing_exhausted(status):
-                raise _paid_exhausted(status, usages)
+                raise _paid_exhausted(status, usages, hints=hints, teams=teams)
         case TeamPickNeededBilling():
             if is_billing_exhausted(status):
-                raise _pick_needed_exhausted(status)
+                raise _pick_needed_exhausted(status, hints=hints)
         case None:
             if when_unknown == "refuse":
-                raise _unknown()
+                raise _unknown(hints=hints)
         case OtherProviderBilling():
             pass  # not billed in credits: nothing to guard
         case _:

@@ -411,14 +411,72 @@ class Problem:
     message: str = field(validator=_str)
 
 
+def _pinned_team_id(
+    instance: BillingResolution, attribute: attrs.Attribute[Any], value: Any
+) -> None:
+    if value is None:
+        return
+    _nonempty_str(instance, attribute, value)
+    # A non-empty pin decides the payer: the status names it, or is unknown.
+    status = instance.status
+    if status is None:
+        return
+    if not isinstance(status, PaidBilling | InvalidPinBilling):
+        raise ValueError(
+            f"a pinned resolution cannot be a {type(status).__name__}: the pin decides the payer"
+        )
+    if status.organization_id != value:
+        raise ValueError(
+            f"the status names {status.organization_id!r}, not the pinned team {value!r}"
+        )
+
+
 @frozen(kw_only=True)
 class BillingResolution:
-    """What :func:`billing_core.resolve_billing` found: a status (or ``None``) and problems."""
+    """What :func:`billing_core.resolve_billing` found: a status (or ``None``) and problems.
+
+    ``pinned_team_id`` is the project's pin as the resolve read it (``None``: no
+    pin, none read, or one that could not be read). It is provenance, not
+    part of the answer: it does not take part in ``==`` or ``hash``, so two
+    resolves giving the same status and problems compare equal. When set,
+    the status names that team (a paid or invalid-pin status) or is ``None``.
+
+    >>> BillingResolution(status=PaidBilling(organization_id="org-1"),
+    ...                   pinned_team_id="org-1").request_team_id
+    'org-1'
+    >>> BillingResolution(status=PaidBilling(organization_id="org-1")).request_team_id is None
+    True
+    """
 
     status: StatusBilling | None
     problems: tuple[Problem, ...] = field(default=(), converter=tuple[Problem, ...])
+    pinned_team_id: str | None = field(default=None, validator=_pinned_team_id, eq=False)
 
     @property
     def ok(self) -> bool:
         """Whether resolution met no problem at all."""
         return not self.problems
+
+    @property
+    def request_team_id(self) -> str | None:
+        """The team id each LLM request to the ByteRover provider carries, or
+        ``None`` to send none (the field left out, or empty).
+
+        It is the pin, as read, and nothing else, as the reference agent does:
+
+        - an auto-selected payer (one paid team, no pin) is not sent: the
+          billing server picks it itself, by the same rule;
+        - an invalid pin (a stale or FREE-tier team) is sent all the same: the
+          server refuses the request, as :func:`~billing_core.ensure_billing_funds`
+          does first; sending nothing would bill a payer the user did not pick;
+        - billing unknown (``status`` ``None``, say an outage of the usages)
+          still sends a pin that was read, for the same reason;
+        - another provider never gets one (its requests are not billed in
+          credits), and neither does a signed-out user (no pin is read).
+
+        A pin that could not be read (a ``pins`` problem) is ``None`` too: whoever
+        the server picks pays, so a gate should refuse then.
+        """
+        if isinstance(self.status, OtherProviderBilling):
+            return None
+        return self.pinned_team_id

@@ -1,7 +1,9 @@
 """Pure presentation: a resolved ``StatusBilling`` (or one usage) as words, a tone, a link.
 
 Nothing here decides who pays; that was decided once by
-:func:`billing_core.build_status_billing`.
+:func:`billing_core.build_status_billing`. The commands a message tells the
+user to run come from one :class:`CommandHints` value the caller passes,
+billing-core's own by default.
 
 >>> format_billing_line(PaidBilling(organization_id="org-1", organization_name="Acme Corp",
 ...                                 remaining=12_400, total=20_000, tier="PRO"))
@@ -12,12 +14,16 @@ Nothing here decides who pays; that was decided once by
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import quote
+
+import attrs
+from attrs import field, frozen
 
 from billing_core._labels import (
     invalid_pin_label,
     invalid_pin_reason,
+    is_unshowable,
     organization_label,
     shown,
 )
@@ -33,8 +39,10 @@ from billing_core.models import (
 )
 
 __all__ = [
+    "DEFAULT_COMMAND_HINTS",
     "PIN_COMMAND_HINT",
     "BillingTone",
+    "CommandHints",
     "billing_tone",
     "build_top_up_url",
     "format_billing_line",
@@ -45,13 +53,111 @@ __all__ = [
 BillingTone: TypeAlias = Literal["inactive", "ok", "warn", "danger"]
 """How alarming a billing state is: one rule for every surface (see :func:`billing_tone`)."""
 
-PIN_COMMAND_HINT: Final = "`billing-core pin TEAM`"
-"""The command that pins a billing team, as the status lines and errors cite it."""
-
-_CLEAR_COMMAND_HINT: Final = "`billing-core pin --clear`"
-
 # Path segments a URL parser resolves ("this" and "parent" directory).
 _DOT_SEGMENTS: Final = frozenset({".", ".."})
+
+
+def _web_app_base(web_app_url: str | None) -> str | None:
+    """The web app base as :func:`build_top_up_url` reads it: surrounding
+    whitespace and trailing slashes dropped; ``None`` when nothing is left."""
+    return (web_app_url or "").strip().rstrip("/") or None
+
+
+# --- the commands messages cite ---------------------------------------------------
+
+
+def _command(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not str:
+        raise TypeError(f"{attribute.name} must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{attribute.name} must not be empty or blank")
+    if value != value.strip():
+        raise ValueError(f"{attribute.name} must not start or end with whitespace: {value!r}")
+    _check_showable(attribute.name, value)
+    if "`" in value:
+        raise ValueError(
+            f"{attribute.name} must not hold a backtick (messages quote it in backticks): {value!r}"
+        )
+
+
+def _check_showable(name: str, value: str) -> None:
+    # Messages are one line, safe to print: caller text is held to the rule
+    # upstream text is shown by, and refused rather than altered.
+    if any(is_unshowable(char) for char in value):
+        raise ValueError(
+            f"{name} must not hold control or format characters (one-line messages): {value!r}"
+        )
+
+
+def _optional_web_app_url(web_app_url: object) -> str | None:
+    if web_app_url is not None and type(web_app_url) is not str:
+        raise TypeError(f"web_app_url must be a string or None, not {type(web_app_url).__name__}")
+    base = _web_app_base(web_app_url)
+    if base is not None:
+        _check_showable("web_app_url", base)
+    return base
+
+
+@frozen(kw_only=True)
+class CommandHints:
+    """What the messages tell the user to run, as the embedding CLI spells it.
+
+    One value for every message that names a command: the billing line
+    (:func:`format_billing_line`), the funds guard
+    (:func:`billing_core.ensure_billing_funds`). The defaults are billing-core's
+    own CLI; a host CLI passes its own commands, so its users are never told to
+    run a program they do not have:
+
+    - ``pin_team``: pins a billing team; ``TEAM`` stands for what the user
+      types (default ``billing-core pin TEAM``);
+    - ``clear_pin``: clears the pin (default ``billing-core pin --clear``);
+    - ``sign_in``: signs in (default ``brv login``: billing-core has no login
+      of its own, it reads the one the brv CLI stores);
+    - ``web_app_url``: the web app's base, for top-up links (see
+      :func:`build_top_up_url`); ``None`` (the default) gives no link.
+
+    Messages show each command in backticks, as it is. So a command must be a
+    non-blank string without surrounding whitespace, backticks, control or
+    format characters (a message stays one safe line); ``web_app_url`` is read
+    by :func:`build_top_up_url`'s rules (whitespace and trailing slashes
+    dropped, blank is ``None``) and held to the same character rule. A bad
+    value raises ``TypeError`` or ``ValueError`` naming the field.
+
+    >>> brv = CommandHints(pin_team="brv providers connect byterover --team TEAM",
+    ...                    web_app_url="https://app.example.com/")
+    >>> brv.web_app_url
+    'https://app.example.com'
+    >>> format_billing_line(TeamPickNeededBilling(candidates=[]), hints=brv)
+    'Billing: Personal free credits — pick a paid team with \
+`brv providers connect byterover --team TEAM`'
+    """
+
+    pin_team: str = field(default="billing-core pin TEAM", validator=_command)
+    clear_pin: str = field(default="billing-core pin --clear", validator=_command)
+    sign_in: str = field(default="brv login", validator=_command)
+    web_app_url: str | None = field(default=None, converter=_optional_web_app_url)
+
+
+DEFAULT_COMMAND_HINTS: Final = CommandHints()
+"""billing-core's own commands, and no web app: what every message cites by default."""
+
+PIN_COMMAND_HINT: Final = f"`{DEFAULT_COMMAND_HINTS.pin_team}`"
+"""Deprecated: ``DEFAULT_COMMAND_HINTS.pin_team`` in backticks, kept for old callers.
+
+No message reads it: they cite ``hints.pin_team`` of the :class:`CommandHints`
+they are given. It will be removed in a later release.
+"""
+
+
+def _check_hints(hints: object) -> CommandHints:
+    if not isinstance(hints, CommandHints):
+        raise TypeError(f"hints must be a CommandHints, not {type(hints).__name__}")
+    return hints
+
+
+def _code(command: str) -> str:
+    """A command as messages show it: in backticks."""
+    return f"`{command}`"
 
 
 def _check_int(n: object, *, name: str) -> int:
@@ -113,34 +219,36 @@ def _paid_line(status: PaidBilling) -> str:
     return f"Billing: {label} ({_grouped(status.remaining)} credits)"
 
 
-def _needs_pick_line(status: TeamPickNeededBilling) -> str:
+def _needs_pick_line(status: TeamPickNeededBilling, hints: CommandHints) -> str:
     free = _free_line(status.remaining, status.total)
+    pin = _code(hints.pin_team)
     names = [
         organization_label(organization_id=c.organization_id, organization_name=c.organization_name)
         for c in status.candidates
     ]
     if not names:
-        return f"{free} — pick a paid team with {PIN_COMMAND_HINT}"
+        return f"{free} — pick a paid team with {pin}"
     teams = "team" if len(names) == 1 else "teams"
-    return (
-        f"{free} — {len(names)} paid {teams} available ({', '.join(names)}): "
-        f"pick one with {PIN_COMMAND_HINT}"
-    )
+    return f"{free} — {len(names)} paid {teams} available ({', '.join(names)}): pick one with {pin}"
 
 
-def _invalid_pin_line(status: InvalidPinBilling) -> str:
+def _invalid_pin_line(status: InvalidPinBilling, hints: CommandHints) -> str:
     return (
         f"Billing: pinned team {invalid_pin_label(status)} {invalid_pin_reason(status)} — "
-        f"pin a paid team with {PIN_COMMAND_HINT} or clear the pin with {_CLEAR_COMMAND_HINT}"
+        f"pin a paid team with {_code(hints.pin_team)} "
+        f"or clear the pin with {_code(hints.clear_pin)}"
     )
 
 
-def format_billing_line(status: StatusBilling) -> str:
+def format_billing_line(
+    status: StatusBilling, *, hints: CommandHints = DEFAULT_COMMAND_HINTS
+) -> str:
     """The one-line billing summary a CLI prints; numbers grouped with commas.
 
     Always one line: control and format characters in names (and other text
     from upstream) are shown as U+FFFD, so a team name cannot forge a line or
-    send terminal escapes.
+    send terminal escapes. The commands it cites (to pin a team, to clear the
+    pin) are those of ``hints`` (see :class:`CommandHints`).
 
     >>> format_billing_line(OtherProviderBilling(active_provider="openai"))
     'Using openai'
@@ -162,15 +270,16 @@ pick one with `billing-core pin TEAM`'
     'Billing: pinned team org-9 is not one of your teams — pin a paid team with \
 `billing-core pin TEAM` or clear the pin with `billing-core pin --clear`'
     """
+    _check_hints(hints)
     match status:
         case PaidBilling():
             return _paid_line(status)
         case FreeBilling():
             return _free_line(status.remaining, status.total)
         case TeamPickNeededBilling():
-            return _needs_pick_line(status)
+            return _needs_pick_line(status, hints)
         case InvalidPinBilling():
-            return _invalid_pin_line(status)
+            return _invalid_pin_line(status, hints)
         case OtherProviderBilling():
             return f"Using {shown(status.active_provider or 'another provider')}"
         case _:
@@ -256,7 +365,7 @@ def build_top_up_url(*, web_app_url: str | None, team_slug: str | None) -> str |
     >>> build_top_up_url(web_app_url="https://app.example.com", team_slug="..") is None
     True
     """
-    base = (web_app_url or "").strip().rstrip("/")
+    base = _web_app_base(web_app_url)
     if not base or not team_slug or team_slug in _DOT_SEGMENTS:
         return None
     # quote() encodes "%" too, so no other slug can turn into a dot segment.

@@ -1,6 +1,8 @@
 """Team matching: the team a person means, and whether it can be pinned.
 
-A query is matched by id, then slug, then name, then display name.
+A query is matched by id, then slug, then name, then display name. Errors
+suggest what the user can type instead: each team's slug, or its id when the
+slug would not pick that team alone.
 
 >>> acme = Team(id="org-1", name="acme", display_name="Acme Corp", slug="acme-corp")
 >>> beta = Team(id="org-2", name="beta", display_name="Beta", slug="beta")
@@ -10,7 +12,7 @@ A query is matched by id, then slug, then name, then display name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from billing_core._labels import organization_label, shown, team_listing
 from billing_core.errors import AmbiguousTeamError, InvalidPinError, TeamNotFoundError
@@ -56,14 +58,45 @@ def _distinct(teams: list[Team]) -> list[Team]:
     return list(by_id.values())
 
 
-def _one(query: str, matches: list[Team]) -> Team | None:
+def _typed(team: Team, *, ids: set[str], ids_by_slug: dict[str, set[str]]) -> tuple[str, str]:
+    """What to type to pick ``team`` alone, and what that is: ``("slug", ...)`` when
+    :func:`match_team` finds exactly this team by it, else ``("id", ...)``.
+
+    The slug is offered stripped, and only when it shows as it is (typing a
+    U+FFFD back finds nothing) and no id (the first level) nor another team's
+    slug is the same query.
+    """
+    slug = team.slug.strip()
+    if slug and shown(slug) == slug:
+        picks_it = slug == team.id if slug in ids else ids_by_slug[_folded(slug)] == {team.id}
+        if picks_it:
+            return "slug", slug
+    return "id", shown(team.id)
+
+
+def _suggestions(teams: Sequence[Team]) -> dict[str, str]:
+    """Each team by id, first entry first, as people are shown it in an error: its
+    label and what to type to pick it (``Acme Corp (slug acme)``), or that text
+    alone when it is the label."""
+    ids = {team.id for team in teams}
+    ids_by_slug: dict[str, set[str]] = {}
+    for team in teams:
+        ids_by_slug.setdefault(_folded(team.slug), set()).add(team.id)
+    entries: dict[str, str] = {}
+    for team in _distinct(list(teams)):
+        kind, text = _typed(team, ids=ids, ids_by_slug=ids_by_slug)
+        label = team_label(team)
+        entries[team.id] = text if label == text else f"{label} ({kind} {text})"
+    return entries
+
+
+def _one(query: str, matches: list[Team], *, among: Sequence[Team]) -> Team | None:
     matches = _distinct(matches)
     if not matches:
         return None
     if len(matches) > 1:
-        raise AmbiguousTeamError(
-            query, matches=[f"{team_label(t)} (id {shown(t.id)})" for t in matches]
-        )
+        entries = _suggestions(among)
+        raise AmbiguousTeamError(query, matches=[entries[t.id] for t in matches])
     return matches[0]
 
 
@@ -72,11 +105,16 @@ def match_team(teams: Iterable[Team], query: str) -> Team:
     (exact), then the slug, then the name, then the display name (these three
     ignore case and surrounding whitespace).
 
-    Raises :class:`~billing_core.errors.TeamNotFoundError` (listing the display
-    names) when nothing matches, including for an empty or blank query, and
+    Raises :class:`~billing_core.errors.TeamNotFoundError` when nothing
+    matches, including for an empty or blank query, and
     :class:`~billing_core.errors.AmbiguousTeamError` when different teams (ids)
     match at the same level. Entries sharing an id are one team: the first of
     them is the answer.
+
+    Both errors suggest what to type instead: each team (once, in the order
+    given) by its label and its slug, or its id when the slug is empty, does
+    not show as it is, or would not find that team alone. Every suggestion,
+    typed back, finds its team.
 
     >>> acme = Team(id="org-1", name="acme", display_name="Acme Corp", slug="acme-corp")
     >>> match_team([acme], "org-1").display_name
@@ -86,7 +124,15 @@ def match_team(teams: Iterable[Team], query: str) -> Team:
     >>> match_team([acme], "globex")
     Traceback (most recent call last):
       ...
-    billing_core.errors.TeamNotFoundError: no team matches 'globex'; available teams: Acme Corp
+    billing_core.errors.TeamNotFoundError: no team matches 'globex'; \
+available teams: Acme Corp (slug acme-corp)
+    >>> eu = Team(id="org-2", name="research", display_name="Research", slug="research-eu")
+    >>> us = Team(id="org-3", name="research", display_name="Research", slug="research-us")
+    >>> match_team([eu, us], "research")
+    Traceback (most recent call last):
+      ...
+    billing_core.errors.AmbiguousTeamError: 'research' matches several teams: \
+Research (slug research-eu), Research (slug research-us); use the slug or id to pick one
     """
     if not isinstance(query, str):
         raise TypeError(f"query must be a string, not {type(query).__name__}")
@@ -95,14 +141,15 @@ def match_team(teams: Iterable[Team], query: str) -> Team:
     if wanted:
         # Ids are exact; a pasted id with stray spaces around it still finds its team.
         for key in dict.fromkeys((query, query.strip())):
-            found = _one(query, [t for t in candidates if t.id == key])
+            found = _one(query, [t for t in candidates if t.id == key], among=candidates)
             if found is not None:
                 return found
         for level in _LEVELS:
-            found = _one(query, [t for t in candidates if _folded(level(t)) == wanted])
+            matches = [t for t in candidates if _folded(level(t)) == wanted]
+            found = _one(query, matches, among=candidates)
             if found is not None:
                 return found
-    raise TeamNotFoundError(query, available=[team_label(t) for t in _distinct(candidates)])
+    raise TeamNotFoundError(query, available=list(_suggestions(candidates).values()))
 
 
 def team_to_pin(*, teams: Iterable[Team], usages: Iterable[BillingUsage], query: str) -> Team:
@@ -112,7 +159,7 @@ def team_to_pin(*, teams: Iterable[Team], usages: Iterable[BillingUsage], query:
     Otherwise :class:`~billing_core.errors.InvalidPinError` says why (its
     tier, or no usage at all) and names the user's paid teams, alphabetically
     (by their team label when the team is in ``teams``), or says there is none.
-    :func:`match_team`'s errors pass through.
+    :func:`match_team`'s errors (and their suggestions) pass through.
 
     >>> acme = Team(id="org-1", name="acme", display_name="Acme", slug="acme")
     >>> home = Team(id="org-2", name="home", display_name="Home", slug="home")

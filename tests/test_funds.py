@@ -127,7 +127,7 @@ def test_unknown_billing_is_refused_unless_allowed() -> None:
     # let the request through, billed to whoever the server would pick.
     expected = (
         "Who pays for the next request is unknown (not signed in, or billing could not be "
-        "resolved). Sign in, or try again once billing answers."
+        "resolved). Sign in with `brv login`, or try again once billing answers."
     )
     by_default = raised(None)
     refused = raised(None, [usage("acme", "Acme", remaining=5, tier="PRO")], when_unknown="refuse")

@@ -30,14 +30,21 @@ CALLERS = textwrap.dedent(
     def gate(status: bc.StatusBilling | None) -> None:
         bc.ensure_billing_funds(status)  # unsafe
         ensure_billing_funds(status, usages=())  # unsafe
+        bc.ensure_billing_funds(status, hints=bc.CommandHints(), teams=())  # unsafe
         bc.ensure_billing_funds(status, when_unknown="refuse")
         bc.ensure_billing_funds(status, when_unknown="allow")
         bc.ensure_billing_funds(status, when_unknown="ignore")  # unsafe
+        bc.ensure_billing_funds(status, when_unknown="refuse", hints=bc.DEFAULT_COMMAND_HINTS)
+        bc.ensure_billing_funds(status, when_unknown="allow", teams=[], hints=bc.CommandHints())
+        bc.ensure_billing_funds(status, when_unknown="refuse", hints="brv")  # unsafe
+        bc.ensure_billing_funds(status, when_unknown="refuse", teams=["acme"])  # unsafe
 
 
-    def gate_known(status: bc.StatusBilling) -> None:
+    def gate_known(status: bc.StatusBilling, teams: list[bc.Team]) -> None:
         bc.ensure_billing_funds(status)
         bc.ensure_billing_funds(status, usages=(), when_unknown="allow")
+        bc.ensure_billing_funds(status, hints=bc.CommandHints(web_app_url="https://a"))
+        bc.ensure_billing_funds(status, teams=teams)
 
 
     def gate_signed_out() -> None:

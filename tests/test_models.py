@@ -15,13 +15,16 @@ from billing_core import (
     FreeBilling,
     InvalidPinBilling,
     OrganizationTier,
+    OtherProviderBilling,
     PaidBilling,
     Problem,
     RawUsage,
     StatusBilling,
     Team,
     TeamPickNeededBilling,
+    from_wire,
     is_paid_tier,
+    to_wire,
 )
 from billing_core.models import STATUS_BILLING_VARIANTS
 from billing_core.testing.strategies import (
@@ -120,6 +123,76 @@ def test_problems_are_kept_as_a_tuple_whatever_iterable_holds_them() -> None:
     assert resolution == BillingResolution(status=None, problems=[problem])
     assert not resolution.ok
     assert BillingResolution(status=None).ok
+
+
+# --- the pin a resolution records -----------------------------------------------------------
+
+ACME_PAID = PaidBilling(organization_id="org-1", organization_name="Acme", remaining=5)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [None, ACME_PAID, InvalidPinBilling(organization_id="org-1", reason="free-tier")],
+    ids=["unknown", "paid", "invalid-pin"],
+)
+def test_a_pinned_resolution_names_the_pinned_team_or_no_one(status: StatusBilling | None) -> None:
+    resolution = BillingResolution(status=status, pinned_team_id="org-1")
+    assert resolution.pinned_team_id == "org-1"
+    assert resolution.request_team_id == "org-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "pin", "error", "says"),
+    [
+        (ACME_PAID, "org-2", ValueError, "names 'org-1', not the pinned team 'org-2'"),
+        (
+            InvalidPinBilling(organization_id="org-9", reason="not-a-member"),
+            "org-1",
+            ValueError,
+            "names 'org-9'",
+        ),
+        (FreeBilling(), "org-1", ValueError, "cannot be a FreeBilling"),
+        (
+            TeamPickNeededBilling(candidates=[ACME_PAID]),
+            "org-1",
+            ValueError,
+            "cannot be a TeamPickNeededBilling",
+        ),
+        (OtherProviderBilling(), "org-1", ValueError, "cannot be a OtherProviderBilling"),
+        (None, "", ValueError, "must not be empty"),
+        (None, 7, TypeError, "must be a string"),
+    ],
+)
+def test_a_pin_the_status_contradicts_is_refused(
+    status: StatusBilling | None, pin: object, error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error, match=says):
+        BillingResolution(status=status, pinned_team_id=pin)  # type: ignore[arg-type]
+
+
+def test_the_recorded_pin_is_provenance_not_part_of_the_answer() -> None:
+    pinned = BillingResolution(status=ACME_PAID, pinned_team_id="org-1")
+    auto = BillingResolution(status=ACME_PAID)
+    assert pinned == auto  # one answer: the same payer, numbers and problems
+    assert hash(pinned) == hash(auto)
+    assert (pinned.request_team_id, auto.request_team_id) == ("org-1", None)
+    assert "pinned_team_id='org-1'" in repr(pinned)
+
+
+def test_the_recorded_pin_survives_the_wire() -> None:
+    pinned = BillingResolution(status=ACME_PAID, pinned_team_id="org-1")
+    wire = to_wire(pinned)
+    assert wire["pinnedTeamId"] == "org-1"
+    assert from_wire(BillingResolution, wire).pinned_team_id == "org-1"
+    assert "pinnedTeamId" not in to_wire(BillingResolution(status=ACME_PAID))
+    assert from_wire(BillingResolution, {"status": None, "problems": []}).pinned_team_id is None
+
+
+@given(st.one_of(st.none(), paid_billings()), st.booleans())
+def test_only_the_pin_is_ever_sent_with_a_request(status: PaidBilling | None, pinned: bool) -> None:
+    pin = (status.organization_id if status is not None else "org-x") if pinned else None
+    resolution = BillingResolution(status=status, pinned_team_id=pin)
+    assert resolution.request_team_id == pin
 
 
 # --- odd but valid upstream values ---------------------------------------------------------

@@ -321,7 +321,7 @@ def test_tone_boundaries(remaining: int | None, total: int | None, tone: str) ->
 def test_an_exceeded_limit_is_danger_whatever_the_numbers(
     remaining: int | None, total: int | None
 ) -> None:
-    statuses = [
+    statuses: list[StatusBilling] = [
         FreeBilling(remaining=remaining, total=total, limit_exceeded=True),
         PaidBilling(organization_id="o", remaining=remaining, total=total, limit_exceeded=True),
         TeamPickNeededBilling(candidates=[], remaining=remaining, total=total, limit_exceeded=True),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import attrs
 import pytest
 from _billing_samples import team, usage
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from billing_core import (
@@ -72,24 +72,82 @@ def test_one_id_listed_twice_with_other_details_is_one_team() -> None:
     assert match_team([ACME, renewed, BETA], "acme-corp") is ACME
     with pytest.raises(TeamNotFoundError) as caught:
         match_team([ACME, renewed], "globex")
-    assert caught.value.available == ("Acme Corp",)
+    assert caught.value.available == ("Acme Corp (slug acme-corp)",)
 
 
 def test_two_teams_at_one_level_are_ambiguous() -> None:
-    first = team("t1", name="dup", display="Dup One")
-    second = team("t2", name="DUP", display="Dup Two")
+    first = team("t1", name="dup", display="Dup One", slug="dup-one")
+    second = team("t2", name="DUP", display="Dup Two", slug="dup-two")
     with pytest.raises(AmbiguousTeamError) as caught:
         match_team([first, second], "dup")
-    assert caught.value.matches == ("Dup One (id t1)", "Dup Two (id t2)")
-    assert "use the team id" in str(caught.value)
-    assert match_team([first, second], "t2") == second
+    assert caught.value.matches == ("Dup One (slug dup-one)", "Dup Two (slug dup-two)")
+    assert str(caught.value) == (
+        "'dup' matches several teams: Dup One (slug dup-one), Dup Two (slug dup-two); "
+        "use the slug or id to pick one"
+    )
+    assert match_team([first, second], "dup-two") == second
 
 
-def test_no_match_lists_the_display_names() -> None:
+def test_the_same_display_name_twice_is_told_apart_by_slug() -> None:
+    # Before: "available teams: Research, Research, Design, Design".
+    research = [
+        team("r1", name="research", display="Research", slug="research-eu"),
+        team("r2", name="research", display="Research", slug="research-us"),
+    ]
+    design = [
+        team("d1", name="design", display="Design", slug="design"),
+        team("d2", name="design", display="Design", slug="design-2"),
+    ]
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team([*research, *design, research[0]], "globex")
+    assert str(caught.value) == (
+        "no team matches 'globex'; available teams: Research (slug research-eu), "
+        "Research (slug research-us), Design (slug design), Design (slug design-2)"
+    )
+    with pytest.raises(AmbiguousTeamError) as ambiguous:
+        match_team([*research, *design], "Research")
+    assert ambiguous.value.matches == ("Research (slug research-eu)", "Research (slug research-us)")
+
+
+@pytest.mark.parametrize(
+    ("teams", "entries"),
+    [
+        # No slug: the id.
+        ([team("t1", name="dup", display="Dup", slug=" ")], ["Dup (id t1)"]),
+        # One slug for two teams picks neither: their ids.
+        (
+            [team("t1", display="One", slug="same"), team("t2", display="Two", slug="SAME ")],
+            ["One (id t1)", "Two (id t2)"],
+        ),
+        # A slug that is another team's id finds that team first: the id.
+        (
+            [team("t1", display="One", slug="t2"), team("t2", display="Two", slug="two")],
+            ["One (id t1)", "Two (slug two)"],
+        ),
+        # A slug equal to its own team's id is fine.
+        ([team("t1", display="One", slug="t1")], ["One (slug t1)"]),
+        # A slug that cannot be shown as it is cannot be typed back: the id.
+        ([team("t1", display="One", slug="on\u200be")], ["One (id t1)"]),
+        # Surrounding whitespace is not suggested.
+        ([team("t1", display="One", slug=" one ")], ["One (slug one)"]),
+        # The label alone when it is what to type.
+        ([Team(id="t1", name="", display_name="", slug="")], ["t1"]),
+        ([Team(id="t1", name="", display_name="acme", slug="acme")], ["acme"]),
+    ],
+)
+def test_what_the_errors_suggest(teams: list[Team], entries: list[str]) -> None:
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team(teams, "globex")
+    assert list(caught.value.available) == entries
+
+
+def test_no_match_lists_what_to_type() -> None:
     with pytest.raises(TeamNotFoundError) as caught:
         match_team([ACME, BETA], "globex")
-    assert caught.value.available == ("Acme Corp", "Beta")
-    assert str(caught.value) == "no team matches 'globex'; available teams: Acme Corp, Beta"
+    assert caught.value.available == ("Acme Corp (slug acme-corp)", "Beta (slug b)")
+    assert str(caught.value) == (
+        "no team matches 'globex'; available teams: Acme Corp (slug acme-corp), Beta (slug b)"
+    )
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
@@ -97,7 +155,7 @@ def test_a_blank_query_matches_nothing(query: str) -> None:
     blank = Team(id="t1", name="", display_name="", slug="")
     with pytest.raises(TeamNotFoundError) as caught:
         match_team([blank, ACME], query)
-    assert caught.value.available == ("t1", "Acme Corp")
+    assert caught.value.available == ("t1", "Acme Corp (slug acme-corp)")
 
 
 def test_no_teams_at_all() -> None:
@@ -175,6 +233,90 @@ def test_listing_a_team_again_with_other_details_changes_no_answer_by_id(
         assert match_team(twin_anywhere, wanted.id).id == wanted.id
 
 
+# --- the law: what the errors suggest, typed back, finds its team ------------------------
+
+
+def typed_back(entry: str, team: Team) -> tuple[str, str]:
+    """What ``entry`` (a suggestion for ``team``) tells the user to type, and what that is."""
+    label = team_label(team)
+    if entry == label:
+        return "label", label
+    for kind in ("slug", "id"):
+        if entry.startswith(f"{label} ({kind} ") and entry.endswith(")"):
+            return kind, entry[len(f"{label} ({kind} ") : -1]
+    raise AssertionError(f"{entry!r} names neither a slug nor an id of {team!r}")
+
+
+def finds(teams: list[Team], query: str) -> Team | None:
+    try:
+        return match_team(teams, query)
+    except (TeamNotFoundError, AmbiguousTeamError):
+        return None
+
+
+def typeable(text: str) -> bool:
+    """Whether typing ``text`` back can find anything: shown as it is, not blank."""
+    return bool(text.strip()) and shown(text) == text
+
+
+def first_per_id(teams: list[Team]) -> list[Team]:
+    """Each team once, as the first entry with its id, in order."""
+    firsts: dict[str, Team] = {}
+    for t in teams:
+        firsts.setdefault(t.id, t)
+    return list(firsts.values())
+
+
+def listing(teams: list[Team]) -> tuple[str, ...]:
+    """Every team as the errors suggest it."""
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team(teams, "\n")  # blank: matches nothing
+    return caught.value.available
+
+
+@given(st.lists(team_strategy(), max_size=6))
+@example([team("t1", slug="same"), team("t2", slug="SAME")])
+@example([team("t1", slug="t2"), team("t2", slug="two"), team("t1", slug="one")])
+def test_every_suggestion_typed_back_finds_its_team(teams: list[Team]) -> None:
+    distinct = first_per_id(teams)
+    entries = listing(teams)
+    assert len(entries) == len(distinct)  # each team once, in the order given
+    for entry, wanted in zip(entries, distinct, strict=True):
+        kind, text = typed_back(entry, wanted)
+        slug = wanted.slug.strip()
+        if kind == "slug" or (kind == "label" and text == slug):
+            found = finds(teams, text)
+            assert found is not None
+            assert found.id == wanted.id
+        else:
+            assert text == shown(wanted.id)
+            if typeable(wanted.id):
+                assert finds(teams, wanted.id) is wanted
+        by_slug = finds(teams, slug) if typeable(slug) else None
+        if by_slug is not None and by_slug.id == wanted.id:  # the slug works: it is offered
+            assert text == slug
+
+
+@st.composite
+def teams_sharing_a_name(draw: st.DrawFn) -> list[Team]:
+    """Distinct teams, several of them named alike (case and spaces aside)."""
+    found = draw(st.lists(team_strategy(), min_size=2, max_size=6, unique_by=lambda t: t.id))
+    names = st.sampled_from(["Research", "research", " RESEARCH ", "Design"])
+    return [attrs.evolve(t, name=draw(names)) for t in found]
+
+
+@given(teams_sharing_a_name())
+def test_an_ambiguity_suggests_the_matches_as_the_full_listing_does(teams: list[Team]) -> None:
+    matched = expected_level(teams, "research")
+    if matched is None or len(matched) < 2:
+        assert finds(teams, "research") == (matched[0] if matched else None)
+        return
+    with pytest.raises(AmbiguousTeamError) as ambiguous:
+        match_team(teams, "research")
+    by_id = dict(zip([t.id for t in first_per_id(teams)], listing(teams), strict=True))
+    assert ambiguous.value.matches == tuple(by_id[t.id] for t in matched)
+
+
 # --- names are shown safely -------------------------------------------------------------
 
 _UNSHOWABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
@@ -213,7 +355,11 @@ def test_a_forged_name_is_not_printed_as_such() -> None:
     forged = Team(id="t1", name="x", display_name="Evil\nBilling: \x1b[31m\u202eok", slug="x")
     with pytest.raises(TeamNotFoundError) as caught:
         match_team([forged], "globex")
-    assert caught.value.available == ("Evil\ufffdBilling: \ufffd[31m\ufffdok",)
+    assert caught.value.available == ("Evil\ufffdBilling: \ufffd[31m\ufffdok (slug x)",)
+    hostile_id = Team(id="t\x1b[2J", name="", display_name="Acme", slug="\x1b[2J")
+    with pytest.raises(TeamNotFoundError) as caught:
+        match_team([hostile_id], "globex")
+    assert caught.value.available == ("Acme (id t\ufffd[2J)",)
 
 
 # --- team_to_pin ------------------------------------------------------------------------
