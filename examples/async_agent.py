@@ -6,8 +6,9 @@ so the whole batch costs about one round trip on a handful of pooled connections
 
     python examples/async_agent.py [PROJECT_DIR ...]
 
-With ``BRV_BILLING_BASE_URL`` and ``BRV_SESSION_KEY`` set, it resolves the given
-project directories (default: the current one) against that API. Without them it
+With ``BRV_SESSION_KEY`` set, it resolves the given
+project directories (default: the current one) against the API at the root domain
+in ``BRV_BILLING_BASE_URL`` (default: production). Without a key it
 starts the built-in fake API with the sample account and makes three temporary
 projects: one without a pin, one pinned to the paid team, one pinned to the
 FREE-tier team (an invalid pin).
@@ -41,7 +42,7 @@ async def resolve_projects(
                 active_provider=active_provider,
                 session_key=session_key,
                 billing=billing,
-                pins=bc.FilePinStore(project.resolve() / ".brv"),
+                pins=bc.FilePinStore.for_project(project.resolve()),
             )
             for project in projects
         )
@@ -96,9 +97,15 @@ def _demo() -> int:
             if team_id is not None:
                 # What `billing-core pin` would refuse for the free team: written
                 # directly here to show how an invalid pin resolves.
-                bc.FilePinStore(project.resolve() / ".brv").set_pinned_team_id(team_id)
+                bc.FilePinStore.for_project(project.resolve()).set_pinned_team_id(team_id)
             projects.append(project)
-        code = asyncio.run(report(projects, base_url=api.base_url, session_key=api.session_key))
+        code = asyncio.run(
+            report(
+                projects,
+                base_url=bc.brv_endpoints(api.brv_environ()).billing_api_url,
+                session_key=api.session_key,
+            )
+        )
         print(
             f"{len(projects)} projects, 2 rounds: {api.request_count} requests"
             f" over {api.connection_count} pooled connections"
@@ -107,11 +114,12 @@ def _demo() -> int:
 
 
 def main(argv: Sequence[str]) -> int:
-    base_url = os.environ.get("BRV_BILLING_BASE_URL")
     session_key = os.environ.get("BRV_SESSION_KEY")
-    if not base_url or not session_key:
+    if not session_key:
         return _demo()
     projects = [Path(arg) for arg in argv] or [Path.cwd()]
+    # The root domain in BRV_BILLING_BASE_URL (default: production), as brv reads it.
+    base_url = bc.brv_endpoints().billing_api_url
     return asyncio.run(report(projects, base_url=base_url, session_key=session_key))
 
 

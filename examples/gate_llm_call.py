@@ -4,9 +4,10 @@
 
 Prints the billing line first, then either the model's answer or why the
 request was refused (exit 3). Unknown billing (billing down, or not signed in)
-is refused too: nobody can tell who would pay. With ``BRV_BILLING_BASE_URL``
-and ``BRV_SESSION_KEY`` unset it runs against the built-in fake API and a
-temporary project; ``--scenario`` then picks the situation to show:
+is refused too: nobody can tell who would pay. With ``BRV_SESSION_KEY`` set it
+asks the API at the root domain in ``BRV_BILLING_BASE_URL`` (default:
+production); unset, it runs against the built-in fake API and a temporary
+project, and ``--scenario`` picks the situation to show:
 
 - ``ok``: the paid team pays (the default);
 - ``exhausted``: the paid team has no credits left;
@@ -36,7 +37,7 @@ def pretend_llm_call(prompt: str) -> str:
 
 def gated_call(prompt: str, *, project: Path, base_url: str, session_key: str) -> int:
     """Resolve who pays, print it, and call the model only if the payer can pay."""
-    pins = bc.FilePinStore(project.resolve() / ".brv")
+    pins = bc.FilePinStore.for_project(project.resolve())
     with bc.HttpBillingService(base_url) as billing:
         resolution = bc.resolve_billing(
             active_provider="byterover", session_key=session_key, billing=billing, pins=pins
@@ -98,9 +99,9 @@ def _fake_upstream(scenario: str) -> Iterator[tuple[str, str, Path]]:
         if scenario == "outage":
             api.fail("usages", status=503)
         if scenario == "free-pin":
-            pins = bc.FilePinStore(Path(project).resolve() / ".brv")
+            pins = bc.FilePinStore.for_project(Path(project).resolve())
             pins.set_pinned_team_id(SIDE_PROJECT_TEAM_ID)
-        yield api.base_url, api.session_key, Path(project)
+        yield bc.brv_endpoints(api.brv_environ()).billing_api_url, api.session_key, Path(project)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -114,9 +115,10 @@ def main(argv: Sequence[str]) -> int:
         help="the fake account's situation (only without BRV_* settings)",
     )
     args = parser.parse_args(argv)
-    base_url = os.environ.get("BRV_BILLING_BASE_URL")
     session_key = os.environ.get("BRV_SESSION_KEY")
-    if base_url and session_key:
+    if session_key:
+        # The root domain in BRV_BILLING_BASE_URL (default: production), as brv reads it.
+        base_url = bc.brv_endpoints().billing_api_url
         return gated_call(
             args.prompt, project=args.project, base_url=base_url, session_key=session_key
         )

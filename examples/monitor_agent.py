@@ -9,7 +9,7 @@ monitor last looked), the agent calls ``monitor.invalidate()``: the next gate
 refreshes, sees the credits are gone and refuses with the funds guard's advice
 (exit 3). A subscriber prints the billing line whenever it changes.
 
-With ``BRV_BILLING_BASE_URL`` and ``BRV_SESSION_KEY`` unset it runs against the
+With ``BRV_SESSION_KEY`` unset it runs against the
 built-in fake API: Acme Corp has 3,000 credits and each answer costs 1,000, so
 the fourth call is refused.
 """
@@ -83,7 +83,7 @@ async def agent(
             active_provider="byterover",
             session_key=session_key,
             billing=billing,
-            pins=bc.FilePinStore(project.resolve() / ".brv"),
+            pins=bc.FilePinStore.for_project(project.resolve()),
         ) as monitor,
     ):
         return await run_agent(prompts, monitor=monitor, model=model)
@@ -116,7 +116,7 @@ def _demo(prompts: Sequence[str]) -> int:
             agent(
                 prompts,
                 project=Path(project),
-                base_url=api.base_url,
+                base_url=bc.brv_endpoints(api.brv_environ()).billing_api_url,
                 session_key=api.session_key,
                 model=metered_model,
             )
@@ -130,10 +130,11 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("prompts", nargs="*", default=list(PROMPTS))
     parser.add_argument("--project", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    base_url = os.environ.get("BRV_BILLING_BASE_URL")
     session_key = os.environ.get("BRV_SESSION_KEY")
-    if not base_url or not session_key:
+    if not session_key:
         return _demo(args.prompts)
+    # The root domain in BRV_BILLING_BASE_URL (default: production), as brv reads it.
+    base_url = bc.brv_endpoints().billing_api_url
     return asyncio.run(
         agent(
             args.prompts,

@@ -18,10 +18,16 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from _brv_files import (
+    ACCESS_TOKEN,
+    REFRESH_TOKEN,
+    SECRETS,
+    SESSION_KEY,
+    login_document,
+    write_login,
+)
 
 import billing_core as bc
 from billing_core.adapters.brv_endpoints import (
@@ -38,12 +44,6 @@ from billing_core.adapters.brv_login import (
 )
 from billing_core.adapters.brv_providers import check_provider_spelling
 
-SESSION_KEY = "sk-SECRET-session-9c1f4e"
-ACCESS_TOKEN = "at-SECRET-access-77aa02"
-REFRESH_TOKEN = "rt-SECRET-refresh-31bb5d"
-SECRETS = (SESSION_KEY, ACCESS_TOKEN, REFRESH_TOKEN)
-
-EXPIRES = "2026-12-31T23:59:59.000Z"
 BEFORE = datetime(2026, 6, 1, tzinfo=UTC)
 AFTER = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -68,43 +68,6 @@ def _nothing_printed_or_logged_holds_a_secret(
 
 
 # --- writing a login as brv does -----------------------------------------------------------
-
-
-def login_document(**changes: Any) -> dict[str, Any]:
-    """brv's plaintext login (its AuthToken.toJson()); a change to ``...`` removes the key."""
-    document: dict[str, Any] = {
-        "accessToken": ACCESS_TOKEN,
-        "expiresAt": EXPIRES,
-        "refreshToken": REFRESH_TOKEN,
-        "sessionKey": SESSION_KEY,
-        "tokenType": "Bearer",
-        "userEmail": "ada@example.com",
-        "userId": "user-1",
-        "userName": "Ada",
-    }
-    document.update(changes)
-    return {name: value for name, value in document.items() if value is not ...}
-
-
-def encrypt(plaintext: bytes, key: bytes, iv: bytes | None = None) -> str:
-    """brv's ``credentials`` text: base64(iv):base64(tag):base64(ciphertext), AES-256-GCM."""
-    iv = os.urandom(16) if iv is None else iv
-    sealed = AESGCM(key).encrypt(iv, plaintext, None)
-    ciphertext, tag = sealed[:-16], sealed[-16:]
-    return ":".join(base64.b64encode(part).decode() for part in (iv, tag, ciphertext))
-
-
-def write_login(
-    directory: Path, document: object | None = None, *, plaintext: bytes | None = None
-) -> bytes:
-    """Write ``.token-key`` and ``credentials`` in ``directory``; return the key."""
-    directory.mkdir(parents=True, exist_ok=True)
-    key = os.urandom(32)
-    if plaintext is None:
-        plaintext = json.dumps(login_document() if document is None else document).encode()
-    (directory / KEY_FILE).write_bytes(key)
-    (directory / CREDENTIALS_FILE).write_text(encrypt(plaintext, key))
-    return key
 
 
 def problem_of(directory: Path) -> str:

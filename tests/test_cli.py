@@ -19,6 +19,7 @@ from typing import Protocol
 
 import attrs
 import pytest
+from _cli_json import checked_document
 
 import billing_core.service
 from billing_core import cli
@@ -52,6 +53,13 @@ class Result:
         assert SESSION_KEY not in self.out
         assert SESSION_KEY not in self.err
 
+    @property
+    def shown(self) -> str:
+        """stdout without the line naming the project (tested on its own)."""
+        return "".join(
+            line for line in self.out.splitlines(keepends=True) if not line.startswith("Project: ")
+        )
+
     def error_line(self) -> str:
         """The one error line an expected failure prints."""
         lines = [line for line in self.err.splitlines() if line.startswith("billing-core: error:")]
@@ -82,6 +90,12 @@ def _fresh_api(api: FakeBillingApi) -> None:
 
 
 @pytest.fixture
+def dead_root(dead_url: str) -> str:
+    """A root domain where nothing listens."""
+    return dead_url.removesuffix("/api/v1")
+
+
+@pytest.fixture
 def project(tmp_path: Path) -> Path:
     directory = tmp_path / "project"
     directory.mkdir()
@@ -89,14 +103,19 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def env(api: FakeBillingApi) -> dict[str, str]:
-    """The environment of a signed-in user of the fake API, without stray settings."""
+def env(api: FakeBillingApi, tmp_path: Path) -> dict[str, str]:
+    """The environment of a signed-in user of the fake API, without stray settings.
+
+    The brv CLI's files are looked for in an empty home: never the developer's.
+    """
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("BRV_") and k not in ("NO_COLOR", "TERM")
+        if not k.startswith(("BRV_", "XDG_")) and k not in ("NO_COLOR", "TERM")
     }
-    return {**base, "BRV_BILLING_BASE_URL": api.base_url, "BRV_SESSION_KEY": SESSION_KEY}
+    home = tmp_path / "home"
+    home.mkdir()
+    return {**base, "HOME": str(home), **api.brv_environ()}
 
 
 @pytest.fixture
@@ -119,6 +138,8 @@ def run_script(env: dict[str, str], project: Path) -> RunScript:
         )
         result = Result(done.returncode, done.stdout, done.stderr)
         result.assert_clean()
+        if "--json" in argv:
+            checked_document(result.out)
         return result
 
     return run
@@ -138,7 +159,7 @@ def run(
 ) -> Run:
     """Call ``main(argv)`` in-process, in ``project``, with ``env``; return a Result."""
     for name in list(os.environ):
-        if name.startswith("BRV_") or name in ("NO_COLOR", "TERM"):
+        if name.startswith(("BRV_", "XDG_")) or name in ("NO_COLOR", "TERM"):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -157,6 +178,8 @@ def run(
             captured = capsys.readouterr()
             result = Result(code, captured.out, captured.err)
         result.assert_clean()
+        if "--json" in argv:
+            checked_document(result.out)
         return result
 
     return invoke
@@ -217,14 +240,16 @@ def test_module_entry_point_prints_help() -> None:
 
 def test_script_status_prints_the_billing_line_without_colour(run_script: RunScript) -> None:
     result = run_script("status")
-    assert (result.code, result.out, result.err) == (0, ACME_LINE + "\n", "")
+    assert (result.code, result.shown, result.err) == (0, ACME_LINE + "\n", "")
     assert ANSI_ESCAPE not in result.out
 
 
 def test_script_status_json(run_script: RunScript) -> None:
     result = run_script("status", "--json")
     assert result.code == 0
-    assert json.loads(result.out) == {
+    body = json.loads(result.out)
+    assert body.pop("project")["source"] == "cwd"  # no .brv in the test's project
+    assert body == {
         "status": {
             "source": "paid",
             "organizationId": ACME_TEAM_ID,
@@ -240,7 +265,7 @@ def test_script_status_json(run_script: RunScript) -> None:
 def test_script_teams_json(run_script: RunScript) -> None:
     result = run_script("teams", "--json")
     assert result.code == 0
-    rows = json.loads(result.out)
+    rows = json.loads(result.out)["teams"]
     assert [row["team"]["id"] for row in rows] == [ACME_TEAM_ID, SIDE_PROJECT_TEAM_ID]
     acme, side = rows
     assert acme == {
@@ -290,7 +315,7 @@ def test_script_require_funds_when_exhausted(api: FakeBillingApi, run_script: Ru
     api.account = sample_account(acme_remaining=0)
     result = run_script("status", "--require-funds")
     assert result.code == cli.EXIT_NO_FUNDS
-    assert result.out == "Billing: Acme Corp (0 credits, PRO)\n"
+    assert result.shown == "Billing: Acme Corp (0 credits, PRO) — credits exhausted\n"
     assert "Acme Corp has no credits left" in result.error_line()
 
 
@@ -304,25 +329,31 @@ def test_script_not_signed_in(run_script: RunScript) -> None:
 def test_script_session_refused_upstream(run_script: RunScript) -> None:
     result = run_script("teams", env_overrides={"BRV_SESSION_KEY": "sk-expired"})
     assert result.code == cli.EXIT_NOT_SIGNED_IN
-    assert "not signed in" in result.error_line()
+    assert "the session was refused" in result.error_line()
 
 
-def test_script_without_base_url_is_bad_usage(run_script: RunScript) -> None:
-    result = run_script("status", env_overrides={"BRV_BILLING_BASE_URL": None})
+def test_script_base_url_with_a_path_is_bad_usage(
+    api: FakeBillingApi, run_script: RunScript
+) -> None:
+    # The full API URL, where brv's variable holds the root domain.
+    result = run_script("status", env_overrides={"BRV_BILLING_BASE_URL": api.base_url})
     assert result.code == cli.EXIT_USAGE
-    assert "BRV_BILLING_BASE_URL is not set" in result.error_line()
+    assert "BRV_BILLING_BASE_URL must not include a path component" in result.error_line()
 
 
 def test_script_json_failures_are_documents(run_script: RunScript) -> None:
     for command in ("status", "teams"):
-        result = run_script(command, "--json", env_overrides={"BRV_BILLING_BASE_URL": None})
+        result = run_script(
+            command, "--json", env_overrides={"BRV_BILLING_BASE_URL": _BASE_URL_WITH_PATH}
+        )
         assert result.code == cli.EXIT_USAGE
         message = result.error_line().removeprefix("billing-core: error: ")
-        assert json.loads(result.out)["error"] == {"code": cli.EXIT_USAGE, "message": message}
+        error = json.loads(result.out)["error"]
+        assert error == {"code": cli.EXIT_USAGE, "kind": "bad-endpoint", "message": message}
 
 
-def test_script_upstream_down(run_script: RunScript, dead_url: str) -> None:
-    result = run_script("status", env_overrides={"BRV_BILLING_BASE_URL": dead_url})
+def test_script_upstream_down(run_script: RunScript, dead_root: str) -> None:
+    result = run_script("status", env_overrides={"BRV_BILLING_BASE_URL": dead_root})
     assert result.code == cli.EXIT_UNAVAILABLE
     assert "unavailable" in result.error_line()
     assert result.out == ""
@@ -331,7 +362,7 @@ def test_script_upstream_down(run_script: RunScript, dead_url: str) -> None:
 def test_script_argparse_errors_exit_2(run_script: RunScript) -> None:
     result = run_script("status", "--bogus")
     assert result.code == cli.EXIT_USAGE
-    assert "unrecognized arguments: --bogus" in result.error_line()
+    assert "unknown flag '--bogus'" in result.error_line()
 
 
 def test_script_demo_runs_to_completion(run_script: RunScript) -> None:
@@ -368,9 +399,9 @@ def test_script_demo_runs_to_completion(run_script: RunScript) -> None:
 
 
 def test_demo_ignores_the_real_settings(
-    run: Run, monkeypatch: pytest.MonkeyPatch, dead_url: str
+    run: Run, monkeypatch: pytest.MonkeyPatch, dead_root: str
 ) -> None:
-    monkeypatch.setenv("BRV_BILLING_BASE_URL", dead_url)
+    monkeypatch.setenv("BRV_BILLING_BASE_URL", dead_root)
     monkeypatch.setenv("BRV_SESSION_KEY", "sk-bad\tkey")
     monkeypatch.setenv("BRV_ACTIVE_PROVIDER", "openai")
     result = run("demo")
@@ -385,7 +416,7 @@ def test_demo_ignores_the_real_settings(
 def test_status_is_coloured_by_tone_on_a_terminal(run: Run) -> None:
     result = run("status", tty=True)
     assert result.code == 0
-    assert result.out == f"\x1b[32m{ACME_LINE}\x1b[0m\n"  # ok: green
+    assert result.shown == f"\x1b[32m{ACME_LINE}\x1b[0m\n"  # ok: green
 
 
 def test_status_tone_follows_the_credits(api: FakeBillingApi, run: Run) -> None:
@@ -399,14 +430,14 @@ def test_no_color_disables_colour_even_on_a_terminal(
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     result = run("status", tty=True)
-    assert result.out == ACME_LINE + "\n"
+    assert result.shown == ACME_LINE + "\n"
 
 
 def test_status_with_a_pin_to_a_paid_team(api: FakeBillingApi, run: Run, project: Path) -> None:
     api.account = _two_paid_teams()
     _write_pin(project, "org-beta")
     result = run("status")
-    assert (result.code, result.out) == (0, "Billing: Beta (900 credits, TEAM)\n")
+    assert (result.code, result.shown) == (0, "Billing: Beta (900 credits, TEAM)\n")
 
 
 def test_status_needs_a_pick_with_two_paid_teams(api: FakeBillingApi, run: Run) -> None:
@@ -421,7 +452,7 @@ def test_status_needs_a_pick_with_two_paid_teams(api: FakeBillingApi, run: Run) 
 
 def test_require_funds_passes_when_there_are_credits(run: Run) -> None:
     result = run("status", "--require-funds")
-    assert (result.code, result.out, result.err) == (0, ACME_LINE + "\n", "")
+    assert (result.code, result.shown, result.err) == (0, ACME_LINE + "\n", "")
 
 
 def test_require_funds_names_the_other_paid_teams(api: FakeBillingApi, run: Run) -> None:
@@ -461,7 +492,7 @@ def test_require_funds_exits_3_for_exhausted_free_credits(api: FakeBillingApi, r
     )
     result = run("status", "--require-funds")
     assert result.code == cli.EXIT_NO_FUNDS
-    assert result.out == "Billing: Personal free credits (0 / 1,000)\n"
+    assert result.shown == "Billing: Personal free credits (0 / 1,000) — credits exhausted\n"
     assert "Upgrade" in result.error_line()
 
 
@@ -499,7 +530,7 @@ def test_tiers_down_with_a_pin_still_names_the_team(
     api.fail("tiers", status=503)
     result = run("status")
     assert result.code == 0
-    assert result.out == "Billing: Acme Corp (12,400 credits)\n"
+    assert result.shown == "Billing: Acme Corp (12,400 credits)\n"
     assert "billing-core: warning: tiers:" in result.err
 
 
@@ -507,27 +538,27 @@ def test_free_limit_down_is_a_warning(api: FakeBillingApi, run: Run) -> None:
     api.account = attrs.evolve(sample_account(), usages=sample_account().usages[1:])
     api.fail("free-limit", status=500)
     result = run("status")
-    assert (result.code, result.out) == (0, "Billing: Personal free credits\n")
+    assert (result.code, result.shown) == (0, "Billing: Personal free credits\n")
     assert "billing-core: warning: free-limit:" in result.err
 
 
 def test_other_provider(run: Run) -> None:
     result = run("--provider", "openai", "status")
-    assert (result.code, result.out) == (0, "Using openai\n")
+    assert (result.code, result.shown) == (0, "Using openai\n")
 
 
 def test_provider_from_the_environment(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRV_ACTIVE_PROVIDER", "anthropic")
-    assert run("status").out == "Using anthropic\n"
+    assert run("status").shown == "Using anthropic\n"
     # The option wins over the environment, before or after the subcommand.
-    assert run("status", "--provider", "byterover").out == ACME_LINE + "\n"
+    assert run("status", "--provider", "byterover").shown == ACME_LINE + "\n"
 
 
 def test_corrupt_pin_file_is_a_warning_not_a_failure(run: Run, project: Path) -> None:
     _pin_file(project).parent.mkdir()
     _pin_file(project).write_text("{not json")
     result = run("status")
-    assert (result.code, result.out) == (0, ACME_LINE + "\n")
+    assert (result.code, result.shown) == (0, ACME_LINE + "\n")
     assert "billing-core: warning: pins:" in result.err
     assert "corrupt" in result.err
 
@@ -578,7 +609,7 @@ def test_session_key_with_control_characters_is_refused(
         (["pin"], "give a TEAM or --clear"),
         (["pin", "acme", "--clear"], "give a TEAM or --clear"),
         (["--timeout", "0", "status"], "positive number of seconds"),
-        (["teams", "--require-funds"], "unrecognized arguments"),
+        (["teams", "--require-funds"], "unknown flag '--require-funds'"),
         ([], "required: COMMAND"),
     ],
 )
@@ -624,7 +655,7 @@ def test_teams_marks_a_free_tier_pin_and_suggests_nothing_with_two_paid(
 ) -> None:
     api.account = _two_paid_teams()
     _write_pin(project, SIDE_PROJECT_TEAM_ID)
-    rows = json.loads(run("teams", "--json").out)
+    rows = json.loads(run("teams", "--json").out)["teams"]
     assert [(r["team"]["slug"], r["pinned"], r["preselected"]) for r in rows] == [
         ("acme", False, False),
         ("side-project", True, False),
@@ -636,7 +667,7 @@ def test_teams_with_a_team_billing_does_not_know(api: FakeBillingApi, run: Run) 
     sample = sample_account()
     ghost = Team(id="org-ghost", name="ghost", display_name="Ghost", slug="ghost")
     api.account = attrs.evolve(sample, teams=(*sample.teams, ghost))
-    rows = json.loads(run("teams", "--json").out)
+    rows = json.loads(run("teams", "--json").out)["teams"]
     ghost_row = rows[-1]
     assert (ghost_row["tier"], ghost_row["remaining"], ghost_row["total"]) == (None, None, None)
     assert (ghost_row["selectable"], ghost_row["reason"]) == (False, "no-usage")
@@ -658,9 +689,9 @@ def test_teams_upstream_failures(
 
 
 def test_team_base_url_is_used_for_teams(
-    api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch, dead_url: str
+    api: FakeBillingApi, run: Run, monkeypatch: pytest.MonkeyPatch, dead_root: str
 ) -> None:
-    monkeypatch.setenv("BRV_TEAM_BASE_URL", dead_url)
+    monkeypatch.setenv("BRV_IAM_BASE_URL", dead_root)
     result = run("teams")
     assert result.code == cli.EXIT_UNAVAILABLE
 
@@ -721,7 +752,8 @@ def test_library_log_records_do_not_leak_to_stderr(run: Run, project: Path) -> N
 
 # --- when the network is needed: signed in, then the provider, then the base URL ---
 
-_REFUSED_BASE_URL = "http://billing.example.com/api/v1"  # plain http to a remote host
+_REFUSED_BASE_URL = "http://billing.example.com"  # plain http to a remote host
+_BASE_URL_WITH_PATH = "https://billing.example.com/api/v1"  # brv's variables hold a root domain
 
 
 def test_status_of_another_provider_needs_no_base_url(
@@ -729,15 +761,16 @@ def test_status_of_another_provider_needs_no_base_url(
 ) -> None:
     monkeypatch.delenv("BRV_BILLING_BASE_URL")
     result = run("status", "--provider", "openai")
-    assert (result.code, result.out, result.err) == (0, "Using openai\n", "")
-    assert json.loads(run("status", "--provider", "openai", "--json").out) == {
-        "status": {"source": "other-provider", "activeProvider": "openai"},
-        "problems": [],
-    }
+    assert (result.code, result.shown, result.err) == (0, "Using openai\n", "")
+    body = json.loads(run("status", "--provider", "openai", "--json").out)
+    assert (body["status"], body["problems"]) == (
+        {"source": "other-provider", "activeProvider": "openai"},
+        [],
+    )
     assert run("status", "--provider", "openai", "--require-funds").code == 0
     # Not read at all: even a base URL that would be refused does not matter.
     monkeypatch.setenv("BRV_BILLING_BASE_URL", _REFUSED_BASE_URL)
-    assert run("status", "--provider", "openai").out == "Using openai\n"
+    assert run("status", "--provider", "openai").shown == "Using openai\n"
 
 
 @pytest.mark.parametrize("base_url", [None, _REFUSED_BASE_URL, "not a url"])
@@ -765,14 +798,14 @@ def test_signed_out_is_exit_4_whatever_the_base_url(
         monkeypatch.setenv("BRV_BILLING_BASE_URL", base_url)
     result = run(*argv)
     assert result.code == cli.EXIT_NOT_SIGNED_IN
-    assert "not signed in: set BRV_SESSION_KEY" in result.error_line()
+    assert "not signed in: run `brv login`" in result.error_line()
 
 
 def test_script_status_without_base_url(run_script: RunScript) -> None:
     other = run_script(
         "status", "--provider", "openai", env_overrides={"BRV_BILLING_BASE_URL": None}
     )
-    assert (other.code, other.out, other.err) == (0, "Using openai\n", "")
+    assert (other.code, other.shown, other.err) == (0, "Using openai\n", "")
     signed_out = run_script(
         "status", env_overrides={"BRV_BILLING_BASE_URL": None, "BRV_SESSION_KEY": None}
     )
@@ -869,9 +902,9 @@ def test_status_line_shows_hostile_names_inert(api: FakeBillingApi, run: Run, tt
     result = run("status", tty=tty)
     assert result.code == 0
     _assert_inert(result)
-    assert result.out.count("\n") == 1  # one billing line, not a forged second one
-    assert result.out.startswith("\x1b[32mBilling: Acme" if tty else "Billing: Acme")
-    assert result.out.endswith("\x1b[0m\n" if tty else "(12,400 credits, PRO)\n")
+    assert result.shown.count("\n") == 1  # one billing line, not a forged second one
+    assert result.shown.startswith("\x1b[32mBilling: Acme" if tty else "Billing: Acme")
+    assert result.shown.endswith("\x1b[0m\n" if tty else "(12,400 credits, PRO)\n")
 
 
 @pytest.mark.parametrize("tty", [False, True])
@@ -884,8 +917,8 @@ def test_status_line_is_inert_even_if_presentation_passes_names_raw(
     assert result.code == 0
     _assert_inert(result)
     shown = "Billing: Acme\\x1b[2J\\x1b]0;pwned\\x07\\nBilling: Personal free credits"
-    assert result.out.startswith(f"\x1b[32m{shown}" if tty else shown)
-    assert result.out.endswith("\\u202e\\x9b5m\\x7f\x1b[0m\n" if tty else "\\x7f\n")
+    assert result.shown.startswith(f"\x1b[32m{shown}" if tty else shown)
+    assert result.shown.endswith("\\u202e\\x9b5m\\x7f\x1b[0m\n" if tty else "\\x7f\n")
 
 
 @pytest.mark.parametrize("command", ["status", "teams"])
@@ -900,7 +933,8 @@ def test_json_keeps_hostile_names_exact_and_inert(
     if command == "status":
         assert body["status"]["organizationName"] == HOSTILE
     else:
-        assert (body[0]["team"]["displayName"], body[0]["team"]["slug"]) == (HOSTILE, "acme\x1b[5m")
+        first = body["teams"][0]["team"]
+        assert (first["displayName"], first["slug"]) == (HOSTILE, "acme\x1b[5m")
 
 
 def test_json_keeps_non_ascii_readable(api: FakeBillingApi, run: Run) -> None:
@@ -917,7 +951,7 @@ def test_teams_table_shows_hostile_names_inert(api: FakeBillingApi, run: Run, tt
     result = run("teams", tty=tty)
     assert result.code == 0
     _assert_inert(result)
-    lines = result.out.splitlines()
+    lines = result.shown.splitlines()
     assert len(lines) == 5  # header, two rows, a blank line, the hint
     acme_row = lines[1]
     assert "acme\\x1b[5m" in acme_row
@@ -963,7 +997,7 @@ def test_upstream_error_messages_are_one_inert_line(api: FakeBillingApi, run: Ru
 
 def test_user_input_is_shown_inert(run: Run, project: Path) -> None:
     provider = run("status", "--provider", "x\x1b[2J\nBilling: Personal free credits")
-    assert (provider.code, provider.out.count("\n")) == (0, 1)
+    assert (provider.code, provider.shown.count("\n")) == (0, 1)
     assert provider.out.startswith("Using x")
     _assert_inert(provider)
     for argv, message in (
@@ -998,7 +1032,7 @@ def test_output_the_terminal_cannot_encode_is_escaped(
     monkeypatch.setattr(sys, "stdout", ascii_stdout)
     result = run("status")
     assert result.code == 0
-    assert raw.getvalue() == b"Billing: Soci\\xe9t\\xe9 (12,400 credits, PRO)\n"
+    assert raw.getvalue().splitlines()[0] == b"Billing: Soci\\xe9t\\xe9 (12,400 credits, PRO)"
 
 
 def test_script_teams_shows_hostile_names_inert(api: FakeBillingApi, run_script: RunScript) -> None:
@@ -1006,7 +1040,7 @@ def test_script_teams_shows_hostile_names_inert(api: FakeBillingApi, run_script:
     result = run_script("teams")
     assert result.code == 0
     _assert_inert(result)
-    assert len(result.out.splitlines()) == 5
+    assert len(result.shown.splitlines()) == 5
 
 
 def test_a_removed_current_directory_is_bad_usage(
@@ -1018,7 +1052,7 @@ def test_a_removed_current_directory_is_bad_usage(
     gone.rmdir()
     result = run("status")
     assert result.code == cli.EXIT_USAGE
-    assert "cannot use the current directory" in result.error_line()
+    assert "the working directory cannot be used" in result.error_line()
     assert "--project DIR" in result.error_line()
 
 
@@ -1039,7 +1073,7 @@ def test_clearing_an_unreadable_pin_names_the_backup(
     assert result.code == 0
     (backup,) = _pin_file(project).parent.glob("brv-provider.json.corrupt-*")
     assert backup.read_text() == corrupt
-    assert result.out == (
+    assert result.shown == (
         f"Cleared an unreadable pin (old content kept in {backup}) in {_pin_file(project)}.\n"
     )
     assert result.err == ""
@@ -1089,7 +1123,7 @@ def _down(part: str) -> _Scene:
 
 
 _SETTINGS_FAILURES = [
-    pytest.param(_env_scene("BRV_BILLING_BASE_URL", None), [], id="no-base-url"),
+    pytest.param(_env_scene("BRV_BILLING_BASE_URL", _BASE_URL_WITH_PATH), [], id="path-in-url"),
     pytest.param(_env_scene("BRV_BILLING_BASE_URL", _REFUSED_BASE_URL), [], id="remote-http"),
     pytest.param(_env_scene("BRV_SESSION_KEY", SESSION_KEY + "\r\nX: 1"), [], id="bad-key"),
     pytest.param(_fine, ["--project", "missing-dir"], id="bad-project"),
@@ -1112,7 +1146,11 @@ def _run_json(
         prefix = "billing-core: error: "
         message = result.error_line().removeprefix(prefix)
         assert isinstance(body, dict)
-        assert body["error"] == {"code": result.code, "message": message}
+        assert body["error"] == {
+            "code": result.code,
+            "kind": body["error"]["kind"],  # tests/test_cli_json.py checks each kind
+            "message": message,
+        }
     return result, body
 
 
@@ -1141,7 +1179,8 @@ def test_status_json_is_a_document_for_every_exit_code(
     result, body = _run_json(run, api, monkeypatch, scene, ["status", "--json", *extra])
     assert result.code == code
     assert isinstance(body, dict)
-    assert set(body) == ({"status", "problems"} if code == 0 else {"status", "problems", "error"})
+    common = {"status", "problems", "project"}
+    assert set(body) == (common if code == 0 else common | {"error"})
     assert isinstance(body["problems"], list)
     # A status is shown whenever one was resolved, even if it cannot pay.
     assert (body["status"] is not None) == (code in (cli.EXIT_OK, cli.EXIT_NO_FUNDS))
@@ -1175,31 +1214,29 @@ def test_teams_json_is_a_document_for_every_exit_code(
 ) -> None:
     result, body = _run_json(run, api, monkeypatch, scene, ["teams", "--json", *extra])
     assert result.code == code
-    if code == cli.EXIT_OK:
-        assert isinstance(body, list)  # the rows, as ever
-        assert len(body) == 2
-    else:
-        assert isinstance(body, dict)
-        assert set(body) == {"error"}
+    assert isinstance(body, dict)
+    common = {"teams", "problems", "project"}
+    assert set(body) == (common if code == cli.EXIT_OK else common | {"error"})
+    assert len(body["teams"]) == (2 if code == cli.EXIT_OK else 0)
 
 
 def test_json_failure_before_the_command_name(run: Run) -> None:
-    # Options given before the command, an abbreviated --json, a bad value:
+    # Options given before the command, --json after it, a bad value:
     # the document is still the command's.
-    result = run("--timeout", "-1", "status", "--js")
+    result = run("--timeout", "-1", "status", "--json")
     assert result.code == cli.EXIT_USAGE
     body = json.loads(result.out)
     assert (body["status"], body["problems"], body["error"]["code"]) == (None, [], 2)
     assert "--timeout" in body["error"]["message"]
     named_status = run("--project", "status", "teams", "--json")  # a directory named status
-    assert set(json.loads(named_status.out)) == {"error"}
+    assert set(json.loads(named_status.out)) == {"teams", "problems", "project", "error"}
 
 
 @pytest.mark.parametrize("argv", [["status"], ["teams"], ["pin", "acme"], ["status", "--bogus"]])
 def test_without_json_a_failure_prints_nothing_on_stdout(
     run: Run, monkeypatch: pytest.MonkeyPatch, argv: list[str]
 ) -> None:
-    monkeypatch.delenv("BRV_BILLING_BASE_URL")
+    monkeypatch.setenv("BRV_BILLING_BASE_URL", "https://billing.example.com/api/v1")
     result = run(*argv)
     assert result.code == cli.EXIT_USAGE
     assert result.out == ""
@@ -1234,8 +1271,11 @@ def test_require_funds_fetches_the_usages_to_word_a_refusal(api: FakeBillingApi,
     run("status")
     plain = api.request_count - before
     before = api.request_count
-    assert run("status", "--require-funds").code == cli.EXIT_NO_FUNDS
-    assert api.request_count - before == plain + 2  # the usages: raw usages and tiers
+    result = run("status", "--require-funds")
+    assert result.code == cli.EXIT_NO_FUNDS
+    # The usages (raw usages and tiers) and the teams, for the payer's top-up link.
+    assert api.request_count - before == plain + 3
+    assert result.error_line().endswith(f"keep going: {api.origin}/settings/acme/billing")
 
 
 def test_require_funds_refuses_even_if_the_usages_cannot_be_fetched_again(
@@ -1246,7 +1286,7 @@ def test_require_funds_refuses_even_if_the_usages_cannot_be_fetched_again(
     api.fail("usages", status=500)  # then down
     result = run("status", "--require-funds")
     assert result.code == cli.EXIT_NO_FUNDS
-    assert result.out == "Billing: Acme Corp (0 credits, PRO)\n"
+    assert result.shown == "Billing: Acme Corp (0 credits, PRO) — credits exhausted\n"
     assert "Acme Corp has no credits left" in result.error_line()
 
 
@@ -1301,7 +1341,7 @@ def test_help_lists_every_exit_code_and_imports_no_httpx() -> None:
 
 
 def test_readme_documents_the_options_exit_codes_and_json_shapes() -> None:
-    from billing_core.adapters.http import DEFAULT_TIMEOUT, MAX_TIMEOUT
+    from billing_core.adapters._timeouts import DEFAULT_TIMEOUT, MAX_TIMEOUT
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
@@ -1309,7 +1349,8 @@ def test_readme_documents_the_options_exit_codes_and_json_shapes() -> None:
         assert f"\n| {exit_code} |" in section
     assert f"`--timeout SECONDS` bounds each HTTP request (default {DEFAULT_TIMEOUT:g}," in section
     assert f"`MAX_TIMEOUT`, {MAX_TIMEOUT:g}, is" in section
-    assert '"error": {"code", "message"}' in section
+    assert '"error": {"code": 5, "kind": "upstream-unavailable"' in section
+    assert "docs/cli-json.schema.json" in section
 
 
 # --- gates fail closed, pipes and Ctrl-C ----------------------------------------------
@@ -1333,7 +1374,7 @@ def test_require_funds_refuses_when_the_pin_cannot_be_read(
 
 def test_require_funds_with_another_provider_says_nothing_was_checked(run: Run) -> None:
     result = run("status", "--provider", "openai", "--require-funds")
-    assert (result.code, result.out) == (cli.EXIT_OK, "Using openai\n")
+    assert (result.code, result.shown) == (cli.EXIT_OK, "Using openai\n")
     assert "--require-funds: nothing to check: openai is the active provider" in result.err
 
 

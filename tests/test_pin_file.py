@@ -509,7 +509,7 @@ def test_a_pin_file_over_the_cap_is_a_problem_and_is_never_rewritten(
     brv: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert MAX_PIN_FILE_BYTES == 4 * 1024 * 1024  # the cap the docs promise
-    at_the_cap = FilePinStore(brv.parent / "at-the-cap")
+    at_the_cap = FilePinStore(brv.parent / "at-the-cap" / ".brv")
     write_raw(at_the_cap.directory, padded_pin_file(MAX_PIN_FILE_BYTES))
     assert at_the_cap.read_pin() == PinRead("team-big", None)
     at_the_cap.set_pinned_team_id("team-1")
@@ -999,3 +999,28 @@ def test_processes_counting_through_update_end_at_the_exact_total(
     run_children(tmp_path, brv, [["count", f"c{i}", str(rounds)] for i in range(processes)])
     assert read_json(brv) == {"counter": processes * rounds}
     assert stray_files(brv) == []
+
+
+# -- a project's root, never mistaken for its .brv directory ------------------------------
+
+
+def test_for_project_uses_the_projects_brv_directory(tmp_path: Path) -> None:
+    store = FilePinStore.for_project(tmp_path)
+    assert store.directory == tmp_path / ".brv"
+    store.set_pinned_team_id("team-1")
+    assert read_json(tmp_path / ".brv")["billing"] == {"pinnedTeamId": "team-1"}
+
+
+@pytest.mark.parametrize("name", ["project", "brv", ".brv-old", "x.brv"])
+def test_a_directory_not_named_brv_is_refused_loudly(tmp_path: Path, name: str) -> None:
+    # Given a project's root, the store would write a pin file no reader looks at.
+    with pytest.raises(BillingConfigError, match=r"FilePinStore\.for_project"):
+        FilePinStore(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_for_project_refuses_a_brv_directory(tmp_path: Path) -> None:
+    with pytest.raises(BillingConfigError, match=r"is a \.brv directory, not a project"):
+        FilePinStore.for_project(tmp_path / ".brv")
+    with pytest.raises(BillingConfigError, match="absolute path"):
+        FilePinStore.for_project("relative/project")

@@ -52,6 +52,8 @@ __all__ = ["MAX_PIN_FILE_BYTES", "PIN_FILE_NAME", "FilePinStore"]
 PIN_FILE_NAME = "brv-provider.json"
 """The file name inside the ``.brv`` directory."""
 
+_BRV_DIR_NAME: Final = ".brv"
+
 MAX_PIN_FILE_BYTES: Final = 4 * 1024 * 1024
 """The largest pin file read (4 MiB); a larger one is refused without being read whole."""
 
@@ -169,12 +171,36 @@ class FilePinStore:
     """A local file, opened without blocking: the shell reads it in place, no thread hop."""
 
     def __init__(self, brv_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
-        self._directory = _absolute_directory(brv_dir)
+        self._directory = _brv_directory(brv_dir)
         self._path = self._directory / PIN_FILE_NAME
         self._lock_path = self._directory / (PIN_FILE_NAME + _LOCK_SUFFIX)
         self._lock_timeout = _check_lock_timeout(lock_timeout)
         self.last_backup_path: Path | None = None
         """Where the last write that met a corrupt file kept its bytes; else ``None``."""
+
+    @classmethod
+    def for_project(
+        cls, project_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0
+    ) -> FilePinStore:
+        """The store of the project whose root is ``project_dir``: its ``.brv`` directory.
+
+        ``project_dir`` must be absolute. Passing a ``.brv`` directory itself is
+        refused with :class:`~billing_core.BillingConfigError` (it would pin in
+        ``.brv/.brv``); to find the project a working directory belongs to, as
+        the brv CLI does, see :func:`~billing_core.adapters.brv_project.find_brv_project`.
+
+        >>> import tempfile, pathlib
+        >>> project = pathlib.Path(tempfile.mkdtemp())
+        >>> FilePinStore.for_project(project).path == project / ".brv" / "brv-provider.json"
+        True
+        """
+        root = _absolute_directory(project_dir, what="the project directory")
+        if root.name == _BRV_DIR_NAME:
+            raise BillingConfigError(
+                f"{str(root)!r} is a .brv directory, not a project: pass the project's root"
+                " (the directory that holds .brv)"
+            )
+        return cls(root / _BRV_DIR_NAME, lock_timeout=lock_timeout)
 
     @property
     def directory(self) -> Path:
@@ -238,7 +264,7 @@ class FilePinStore:
         ``TypeError``/``ValueError`` and writes nothing.
 
         >>> import tempfile
-        >>> store = FilePinStore(tempfile.mkdtemp())
+        >>> store = FilePinStore.for_project(tempfile.mkdtemp())
         >>> store.update(lambda doc: {**doc, "activeProvider": "byterover"})
         >>> store.set_pinned_team_id("team-1")
         >>> json.loads(store.path.read_text())
@@ -426,22 +452,35 @@ class FilePinStore:
 # -- pure helpers ---------------------------------------------------------
 
 
-def _absolute_directory(brv_dir: str | os.PathLike[str]) -> Path:
+def _absolute_directory(directory: str | os.PathLike[str], *, what: str) -> Path:
     try:
-        text = os.fspath(brv_dir)
+        text = os.fspath(directory)
     except TypeError:
-        raise BillingConfigError(
-            f"the .brv directory must be a path, not {type(brv_dir).__name__}"
-        ) from None
+        raise BillingConfigError(f"{what} must be a path, not {type(directory).__name__}") from None
     if not isinstance(text, str):
-        raise BillingConfigError("the .brv directory must be a text path, not bytes")
+        raise BillingConfigError(f"{what} must be a text path, not bytes")
     if not text.strip():
-        raise BillingConfigError("the .brv directory is empty: give an absolute path")
+        raise BillingConfigError(f"{what} is empty: give an absolute path")
     if "\0" in text:
-        raise BillingConfigError("the .brv directory contains a NUL character")
+        raise BillingConfigError(f"{what} contains a NUL character")
     if not os.path.isabs(text):
-        raise BillingConfigError(f"the .brv directory must be an absolute path, not {text!r}")
+        raise BillingConfigError(f"{what} must be an absolute path, not {text!r}")
     return Path(text)
+
+
+def _brv_directory(brv_dir: str | os.PathLike[str]) -> Path:
+    """``brv_dir``, which must be a ``.brv`` directory: a project's root is refused loudly.
+
+    Given the project's root instead, the store would write a stray
+    ``brv-provider.json`` beside the user's code that no reader looks at.
+    """
+    path = _absolute_directory(brv_dir, what="the .brv directory")
+    if path.name != _BRV_DIR_NAME:
+        raise BillingConfigError(
+            f"{str(path)!r} is not a .brv directory: FilePinStore takes the project's .brv"
+            " directory; for a project's root use FilePinStore.for_project(root)"
+        )
+    return path
 
 
 def _check_lock_timeout(lock_timeout: object) -> float:

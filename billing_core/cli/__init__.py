@@ -10,14 +10,15 @@ teams could, and which one is pinned.
     billing-core pin TEAM | billing-core pin --clear
     billing-core demo
 
-Settings come from the environment: ``BRV_BILLING_BASE_URL`` (required to
-reach billing: not for ``demo``, nor for ``status`` when signed out or with
-another provider), ``BRV_TEAM_BASE_URL`` (defaults to the billing base),
-``BRV_SESSION_KEY`` (the signed-in session) and ``BRV_ACTIVE_PROVIDER``
-(defaults to ``byterover``; ``--provider`` overrides it). ``--project DIR``
-picks the project (default: the current directory); its pin lives in
-``DIR/.brv/brv-provider.json``. ``--timeout SECONDS`` bounds each HTTP
-request (default and maximum: the HTTP adapters').
+Settings are read the way the brv CLI reads them, so a brv user needs none:
+the session from ``BRV_SESSION_KEY``, else the brv CLI's stored login; the
+active provider from ``--provider``, else ``BRV_ACTIVE_PROVIDER``, else brv's
+``providers.json``; the endpoints from the root domains in
+``BRV_BILLING_BASE_URL``, ``BRV_IAM_BASE_URL`` and ``BRV_WEB_APP_URL``
+(defaults: the production hosts); the project from ``--project DIR``, else
+the first ``.brv`` up from the working directory (a worktree's ``.brv``
+pointer leads to its project). The pin lives in ``<project>/.brv/brv-provider.json``.
+``--timeout SECONDS`` bounds each HTTP request (default 10).
 
 Exit codes (:data:`EXIT_CODES`): 0 resolved; 1 unexpected error; 2 bad usage
 (bad arguments or settings, a team query that names no team, several teams,
@@ -81,15 +82,17 @@ from billing_core.cli.exits import (
     _CliError,
 )
 from billing_core.cli.exits import PROG as PROG
-from billing_core.cli.parser import _asks_version, _json_command, _version_line
+from billing_core.cli.parser import _ENV_SESSION_KEY, _asks_version, _json_command, _version_line
 from billing_core.cli.parser import _parser as _parser
 
 if TYPE_CHECKING:
     from billing_core.cli.settings import (
         ENV_ACTIVE_PROVIDER,
         ENV_BILLING_BASE_URL,
+        ENV_IAM_BASE_URL,
         ENV_SESSION_KEY,
-        ENV_TEAM_BASE_URL,
+        ENV_WEB_APP_URL,
+        _Settings,
     )
     from billing_core.cli.settings import PIN_FILE as PIN_FILE
     from billing_core.cli.settings import _settings as _settings
@@ -98,8 +101,9 @@ _FROM_SETTINGS = frozenset(
     {
         "ENV_ACTIVE_PROVIDER",
         "ENV_BILLING_BASE_URL",
+        "ENV_IAM_BASE_URL",
         "ENV_SESSION_KEY",
-        "ENV_TEAM_BASE_URL",
+        "ENV_WEB_APP_URL",
         "PIN_FILE",
         "_settings",
     }
@@ -120,8 +124,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ENV_ACTIVE_PROVIDER",
     "ENV_BILLING_BASE_URL",
+    "ENV_IAM_BASE_URL",
     "ENV_SESSION_KEY",
-    "ENV_TEAM_BASE_URL",
+    "ENV_WEB_APP_URL",
     "EXIT_CODES",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_SIGNED_IN",
@@ -191,45 +196,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             _silence_stdout()
             return EXIT_BROKEN_PIPE
         return EXIT_OK
-    from billing_core.cli.settings import ENV_SESSION_KEY, _settings
-    from billing_core.cli.terminal import Console, wants_colour
+    # The settings load once the arguments are parsed: they load the models,
+    # which `--help` does without.
+    from billing_core.cli.terminal import Console, terminal_width, wants_colour, wants_progress
 
     environ = os.environ
+    json_command = _json_command(arguments)
     console = Console(
         out=sys.stdout,
         err=sys.stderr,
         colour=wants_colour(sys.stdout, environ),
-        secret=environ.get(ENV_SESSION_KEY) or None,
+        secret=environ.get(_ENV_SESSION_KEY) or None,
         prog=PROG,
+        # Never with --json: its reader wants the document, not a spinner.
+        progress=json_command is None and wants_progress(sys.stderr, environ),
+        width=terminal_width(sys.stdout, environ),
     )
-    json_command = _json_command(arguments)
+    settings: _Settings | None = None  # once read: the project a failure document names
     try:
         with _quiet_library_logs():
             args = _parser().parse_args(arguments)
-            # The demo brings its own API, session and project: settings meant
-            # for the real service must not break it.
-            settings = _settings(args, {} if args.command == "demo" else environ)
+            if args.command == "demo":
+                # The demo brings its own API, session and project: it reads
+                # none of the user's settings, login or files.
+                from billing_core.cli.commands import _cmd_demo
+
+                return _cmd_demo(args, console)
+            from billing_core.cli.settings import _settings
+
+            settings = _settings(args, environ)
+            if settings.session_source == "brv login" and settings.session_key:
+                console.hide(settings.session_key)
             from billing_core.cli.commands import _COMMANDS
 
             return _COMMANDS[args.command](args, settings, console)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except _CliError as exc:
-        code, message = exc.code, exc.message
+        failure = exc
     except KeyboardInterrupt:
-        code, message = EXIT_INTERRUPTED, "interrupted"
+        failure = _CliError(EXIT_INTERRUPTED, "interrupted")
     except BrokenPipeError:
         # The reader went away (`billing-core teams | head -1`): nothing left to say.
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except Exception as exc:
         # A bug, not an expected failure: still one line, and still no key.
-        code = EXIT_UNEXPECTED
-        message = f"unexpected {type(exc).__name__}: {exc} (please report this)"
-    if json_command is not None and not console.printed_json:
-        # A reader of --json always gets a document, whatever went wrong.
-        from billing_core.cli.render import _failure_wire
+        failure = _CliError(
+            EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc} (please report this)"
+        )
+    try:
+        if json_command is not None and not console.printed_json:
+            # A reader of --json always gets a document, whatever went wrong.
+            from billing_core.cli.render import _failure_wire
 
-        console.print_json(_failure_wire(json_command, code=code, message=message))
-    console.error(message)
-    return code
+            console.print_json(_failure_wire(json_command, failure, settings=settings))
+        console.error(failure.message)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return failure.code

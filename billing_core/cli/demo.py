@@ -10,7 +10,7 @@ story and checks that every step exits as it should.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
@@ -25,11 +25,14 @@ __all__ = ["DemoUpstream", "RunStep", "run_demo"]
 
 @frozen(kw_only=True)
 class DemoUpstream:
-    """What the demo's commands run against instead of the user's settings."""
+    """What the demo's commands run against instead of the user's settings.
 
-    base_url: str
-    team_base_url: str
-    session_key: str = field(repr=False)
+    ``environ`` holds the variables a brv user would set to use the fake API
+    (root domains, the session key, the provider); ``project`` is where the
+    project search starts.
+    """
+
+    environ: Mapping[str, str] = field(repr=False)
     project: Path
 
 
@@ -69,12 +72,7 @@ def run_demo(console: Console, *, run_step: RunStep) -> int:
         FakeBillingApi(sample_account()) as api,
     ):
         console.hide(api.session_key)
-        upstream = DemoUpstream(
-            base_url=api.base_url,
-            team_base_url=api.team_base_url,
-            session_key=api.session_key,
-            project=Path(project).resolve(),
-        )
+        upstream = DemoUpstream(environ=api.brv_environ(), project=Path(project).resolve())
         console.print(f"Project: {upstream.project} (a temporary directory)")
         step(
             "Nothing pinned, exactly one paid team: billing picks Acme Corp by itself.",

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Final
 
 __all__ = [
+    "ERROR_KINDS",
     "EXIT_BROKEN_PIPE",
     "EXIT_CODES",
     "EXIT_INTERRUPTED",
@@ -47,10 +48,70 @@ EXIT_CODES: Final[Mapping[int, str]] = {
 }
 
 
-class _CliError(Exception):
-    """An expected failure: one line on stderr and an exit code."""
+ERROR_KINDS: Final[Mapping[str, tuple[int, str]]] = {
+    # kind: (exit code, when). A kind never changes meaning once released;
+    # new failures get new kinds.
+    "bad-arguments": (EXIT_USAGE, "the command line: an unknown command or flag, a bad value"),
+    "bad-endpoint": (
+        EXIT_USAGE,
+        "an endpoint variable is not a usable root domain (a path, a query, plain http to a"
+        " remote host)",
+    ),
+    "wrong-base-url": (
+        EXIT_USAGE,
+        "an API path answered 404: the endpoint variable names the wrong host",
+    ),
+    "bad-session-key": (EXIT_USAGE, "BRV_SESSION_KEY could not be sent in a header"),
+    "bad-provider": (EXIT_USAGE, "the provider given is byterover misspelt"),
+    "bad-project": (
+        EXIT_USAGE,
+        "the project cannot be used: a missing directory, a broken worktree pointer, an odd .brv",
+    ),
+    "pin-file-unusable": (EXIT_USAGE, "the pin file cannot be read or written"),
+    "team-not-found": (EXIT_USAGE, "pin: no team matches the query"),
+    "team-ambiguous": (EXIT_USAGE, "pin: several teams match the query"),
+    "team-not-billable": (EXIT_USAGE, "pin: the team cannot be billed (FREE tier, no usage)"),
+    "no-funds": (EXIT_NO_FUNDS, "status --require-funds: the payer's credits are exhausted"),
+    "invalid-pin": (EXIT_NO_FUNDS, "status --require-funds: the pinned team cannot be billed"),
+    "pin-unreadable": (
+        EXIT_NO_FUNDS,
+        "status --require-funds: the pin file cannot be read, so the payer may not be the team"
+        " pinned",
+    ),
+    "not-signed-in": (EXIT_NOT_SIGNED_IN, "no session key and no brv login"),
+    "session-expired": (EXIT_NOT_SIGNED_IN, "the brv login has expired"),
+    "login-unreadable": (EXIT_NOT_SIGNED_IN, "the brv login is there but cannot be read"),
+    "session-refused": (EXIT_NOT_SIGNED_IN, "the upstream refused the session (401/403)"),
+    "upstream-unavailable": (
+        EXIT_UNAVAILABLE,
+        "the upstream could not be reached or answered badly",
+    ),
+    "interrupted": (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+    "unexpected": (EXIT_UNEXPECTED, "a bug: please report it"),
+}
+"""Every ``error.kind`` a ``--json`` document may carry: its exit code and when it happens."""
 
-    def __init__(self, code: int, message: str) -> None:
+# The kind of a failure raised without one: the broad kind of its exit code.
+_KIND_OF_CODE: Final[Mapping[int, str]] = {
+    EXIT_USAGE: "bad-arguments",
+    EXIT_NO_FUNDS: "no-funds",
+    EXIT_NOT_SIGNED_IN: "not-signed-in",
+    EXIT_UNAVAILABLE: "upstream-unavailable",
+    EXIT_INTERRUPTED: "interrupted",
+    EXIT_UNEXPECTED: "unexpected",
+}
+
+
+class _CliError(Exception):
+    """An expected failure: one line on stderr, an exit code and a stable kind.
+
+    ``kind`` is one of :data:`ERROR_KINDS` and must agree with ``code``.
+    """
+
+    def __init__(self, code: int, message: str, *, kind: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.kind = _KIND_OF_CODE[code] if kind is None else kind
+        if ERROR_KINDS[self.kind][0] != code:
+            raise ValueError(f"error kind {self.kind!r} does not go with exit {code}")

@@ -1,9 +1,23 @@
-"""Settings from the environment and the flags, and the services they open.
+"""Settings from the environment, the brv CLI's files and the flags, and the services they open.
 
-Read once per run into a :class:`_Settings`; a bad value is bad usage (exit
-2) before any request is made. :func:`_upstream_errors` turns what the library
-raises while opening or using those services into exit codes, for the
-commands too.
+Read once per run into a :class:`_Settings`, the way the brv CLI reads them,
+so that a brv user needs no set-up:
+
+- the session: ``BRV_SESSION_KEY``, else the brv CLI's stored login
+  (:func:`~billing_core.adapters.brv_login.load_brv_login`); an expired or
+  unreadable login is "not signed in" (exit 4), saying why;
+- the active provider: ``--provider``, else ``BRV_ACTIVE_PROVIDER``, else
+  brv's ``providers.json``; a given value that is ``byterover`` spelt
+  differently is bad usage;
+- the endpoints: root domains in ``BRV_BILLING_BASE_URL``, ``BRV_IAM_BASE_URL``
+  and ``BRV_WEB_APP_URL`` (:func:`~billing_core.adapters.brv_endpoints.brv_endpoints`),
+  checked only when a request needs them;
+- the project: ``--project DIR``, else the first ``.brv`` up from the working
+  directory (:func:`~billing_core.adapters.brv_project.find_brv_project`).
+
+A bad value is bad usage (exit 2) before any request is made.
+:func:`_upstream_errors` turns what the library raises while opening or
+using the services into exit codes, naming the host a failure came from.
 """
 
 from __future__ import annotations
@@ -13,16 +27,23 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeAlias
+from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
 from billing_core._session import session_key_flaw
+from billing_core.adapters.brv_endpoints import (
+    ENV_BILLING_BASE_URL,
+    ENV_IAM_BASE_URL,
+    ENV_WEB_APP_URL,
+    BrvEndpoints,
+    brv_endpoints,
+)
 from billing_core.cli.exits import (
     EXIT_NOT_SIGNED_IN,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
-    PROG,
     _CliError,
 )
 from billing_core.errors import (
@@ -33,55 +54,108 @@ from billing_core.errors import (
     NotAuthenticatedError,
     PinStoreError,
 )
-from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage
+from billing_core.presentation import DEFAULT_COMMAND_HINTS
 from billing_core.resolution import BYTEROVER_PROVIDER
 
 if TYPE_CHECKING:
+    from billing_core.adapters.brv_project import BrvProject
     from billing_core.adapters.http import HttpBillingService, HttpTeamService
     from billing_core.adapters.pin_file import FilePinStore
+    from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
+    from billing_core.ports import BillingService
 
 __all__ = [
     "ENV_ACTIVE_PROVIDER",
     "ENV_BILLING_BASE_URL",
+    "ENV_DATA_DIR",
+    "ENV_IAM_BASE_URL",
     "ENV_SESSION_KEY",
-    "ENV_TEAM_BASE_URL",
+    "ENV_WEB_APP_URL",
     "PIN_FILE",
+    "SIGN_IN_COMMAND",
 ]
 
-ENV_BILLING_BASE_URL: Final = "BRV_BILLING_BASE_URL"
-ENV_TEAM_BASE_URL: Final = "BRV_TEAM_BASE_URL"
 ENV_SESSION_KEY: Final = "BRV_SESSION_KEY"
 ENV_ACTIVE_PROVIDER: Final = "BRV_ACTIVE_PROVIDER"
+ENV_DATA_DIR: Final = "BRV_DATA_DIR"
 
 PIN_FILE: Final = ".brv/brv-provider.json"
+"""Where a project's pin lives, relative to the project's root."""
+
+SIGN_IN_COMMAND: Final = DEFAULT_COMMAND_HINTS.sign_in
+"""How a user signs in (``brv login``): billing-core reads the login the brv CLI stores."""
 
 # --- failures -------------------------------------------------------------------
 
 
-def _signed_out(detail: str) -> _CliError:
-    return _CliError(EXIT_NOT_SIGNED_IN, f"not signed in: {detail}")
+def _signed_out(detail: str, *, kind: str = "not-signed-in") -> _CliError:
+    return _CliError(EXIT_NOT_SIGNED_IN, f"not signed in: {detail}", kind=kind)
 
 
-_NO_SESSION: Final = f"set {ENV_SESSION_KEY} to your session key"
+_NO_SESSION: Final = f"run `{SIGN_IN_COMMAND}`, or set {ENV_SESSION_KEY} to your session key"
+
+SessionSource: TypeAlias = Literal["environment", "brv login"]
+
+
+def _refused(detail: str, *, source: SessionSource | None) -> _CliError:
+    """The session was sent and refused (401/403): one wording for every command."""
+    fix = (
+        f"sign in again and update {ENV_SESSION_KEY}"
+        if source == "environment"
+        else f"run `{SIGN_IN_COMMAND}` again"
+    )
+    return _CliError(
+        EXIT_NOT_SIGNED_IN, f"the session was refused ({detail}): {fix}", kind="session-refused"
+    )
+
+
+def _host(url: str) -> str:
+    """``scheme://host[:port]`` of an API URL: what an error names (never a path or a key)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _wrong_base_url(exc: BillingApiError, *, variable: str, url: str) -> _CliError:
+    return _CliError(
+        EXIT_USAGE,
+        f"{_host(url)} answered 404 to {exc.endpoint}: is {variable} the right root domain?"
+        " (it must name the host only; /api/v1 is added)",
+        kind="wrong-base-url",
+    )
 
 
 @contextlib.contextmanager
-def _upstream_errors(what: str) -> Iterator[None]:
-    """Turn the library's errors into exit codes and one-line messages."""
+def _upstream_errors(
+    what: str, *, settings: _Settings | None = None, config_kind: str = "bad-endpoint"
+) -> Iterator[None]:
+    """Turn the library's errors into exit codes and one-line messages.
+
+    ``settings`` names the host a failure came from, and turns a 404 on an API
+    path (a wrong base URL, not an outage) into bad usage naming the variable.
+    ``config_kind`` is the kind of a :class:`BillingConfigError` met here.
+    """
     try:
         yield
     except BillingAuthError as exc:
-        raise _signed_out(
-            f"the session was refused ({exc.message}); sign in again and update {ENV_SESSION_KEY}"
-        ) from exc
+        source = None if settings is None else settings.session_source
+        raise _refused(exc.message, source=source) from exc
     except NotAuthenticatedError as exc:
-        raise _signed_out(_NO_SESSION) from exc
-    except (BillingApiError, BillingPayloadError) as exc:
+        if settings is None:
+            raise _signed_out(_NO_SESSION) from exc
+        raise settings.signed_out() from exc
+    except BillingApiError as exc:
+        if settings is not None and exc.status_code == 404:
+            raise settings.wrong_base_url(exc) from exc
+        where = "" if settings is None else f" ({settings.host_of(exc)})"
+        raise _CliError(EXIT_UNAVAILABLE, f"cannot {what}{where}: {exc}") from exc
+    except BillingPayloadError as exc:
         raise _CliError(EXIT_UNAVAILABLE, f"cannot {what}: {exc}") from exc
     except BillingConfigError as exc:
-        raise _CliError(EXIT_USAGE, str(exc)) from exc
+        raise _CliError(EXIT_USAGE, str(exc), kind=config_kind) from exc
     except PinStoreError as exc:
-        raise _CliError(EXIT_USAGE, f"cannot use the project's pin file: {exc}") from exc
+        raise _CliError(
+            EXIT_USAGE, f"cannot use the project's pin file: {exc}", kind="pin-file-unusable"
+        ) from exc
 
 
 # --- settings -------------------------------------------------------------------
@@ -89,40 +163,40 @@ def _upstream_errors(what: str) -> Iterator[None]:
 
 @frozen(kw_only=True)
 class _Settings:
-    """Everything a command needs, read once from the environment and the arguments."""
+    """Everything a command needs, read once from the environment, brv's files and the flags.
 
-    base_url: str | None
-    team_base_url: str | None
+    ``endpoints`` is ``None`` when a variable is malformed; ``endpoints_problem``
+    then says why, and only a command that makes a request fails on it (so
+    that a signed-out ``status`` is still "not signed in").
+    """
+
+    endpoints: BrvEndpoints | None
+    endpoints_problem: str | None = None
     session_key: str | None = field(repr=False)
+    session_source: SessionSource | None = None
+    # Why there is no session (an expired or unreadable brv login), if known,
+    # and its error kind.
+    session_problem: str | None = None
+    session_problem_kind: str = "not-signed-in"
     provider: str
-    project: Path
+    provider_source: Literal["flag", "environment", "brv providers.json", "demo"]
+    project: BrvProject
+    project_given: bool = False
     timeout: float | None  # None: the HTTP adapters' default
 
-    def require_base_url(self) -> str:
-        if not self.base_url:
-            raise _CliError(
-                EXIT_USAGE,
-                f"{ENV_BILLING_BASE_URL} is not set: point it at the billing API "
-                f"(e.g. https://api.example.com/api/v1), or try `{PROG} demo`",
-            )
-        return self.base_url
+    # --- the session ---------------------------------------------------------
+
+    def signed_out_why(self) -> str:
+        return _NO_SESSION if self.session_problem is None else self.session_problem
+
+    def signed_out(self) -> _CliError:
+        """The failure of a command that needs a session and has none."""
+        return _signed_out(self.signed_out_why(), kind=self.session_problem_kind)
 
     def require_session_key(self) -> str:
         if not self.session_key:
-            raise _signed_out(_NO_SESSION)
+            raise self.signed_out()
         return self.session_key
-
-    def pin_store(self) -> FilePinStore:
-        from billing_core.adapters.pin_file import FilePinStore
-
-        with _upstream_errors("use the project directory"):
-            return FilePinStore(self.project / ".brv")
-
-    def billing_service(self) -> HttpBillingService:
-        from billing_core.adapters.http import HttpBillingService
-
-        with _upstream_errors("reach the billing service"):
-            return HttpBillingService(self.require_base_url(), timeout=self.http_timeout())
 
     def needs_billing_requests(self) -> bool:
         """Whether resolving the status asks the billing API anything.
@@ -132,12 +206,54 @@ class _Settings:
         """
         return bool(self.session_key) and self.provider == BYTEROVER_PROVIDER
 
+    # --- the endpoints -------------------------------------------------------
+
+    def require_endpoints(self) -> BrvEndpoints:
+        if self.endpoints is None:
+            problem = self.endpoints_problem or "the endpoints are not set"
+            raise _CliError(EXIT_USAGE, problem, kind="bad-endpoint")
+        return self.endpoints
+
+    def host_of(self, exc: BillingApiError) -> str:
+        """The host a failed request went to: the IAM one for ``/teams``, else billing."""
+        endpoints = self.require_endpoints()
+        teams = exc.endpoint.endswith("/teams")
+        return _host(endpoints.iam_api_url if teams else endpoints.billing_api_url)
+
+    def wrong_base_url(self, exc: BillingApiError) -> _CliError:
+        endpoints = self.require_endpoints()
+        if exc.endpoint.endswith("/teams"):
+            return _wrong_base_url(exc, variable=ENV_IAM_BASE_URL, url=endpoints.iam_api_url)
+        return _wrong_base_url(exc, variable=ENV_BILLING_BASE_URL, url=endpoints.billing_api_url)
+
+    def billing_host(self) -> str:
+        return _host(self.require_endpoints().billing_api_url)
+
+    # --- the project and the services --------------------------------------
+
+    @property
+    def pin_path(self) -> Path:
+        return self.project.root / PIN_FILE
+
+    def pin_store(self) -> FilePinStore:
+        from billing_core.adapters.pin_file import FilePinStore
+
+        with _upstream_errors("use the project directory", config_kind="bad-project"):
+            return FilePinStore.for_project(self.project.root)
+
+    def billing_service(self) -> HttpBillingService:
+        from billing_core.adapters.http import HttpBillingService
+
+        url = self.require_endpoints().billing_api_url
+        with _upstream_errors("reach the billing service"):
+            return HttpBillingService(url, timeout=self.http_timeout())
+
     def team_service(self) -> HttpTeamService:
         from billing_core.adapters.http import HttpTeamService
 
-        base = self.team_base_url or self.require_base_url()
+        url = self.require_endpoints().iam_api_url
         with _upstream_errors("reach the team service"):
-            return HttpTeamService(base, timeout=self.http_timeout())
+            return HttpTeamService(url, timeout=self.http_timeout())
 
     def http_timeout(self) -> float:
         """``--timeout``, else the HTTP adapters' default."""
@@ -147,14 +263,14 @@ class _Settings:
 
 
 class _NoBillingService:
-    """The billing service of a resolution that asks nothing (signed out, another provider).
+    """The billing service of a run that asks nothing (signed out, another provider, a clear).
 
-    So ``status`` needs no base URL when it makes no request; a call would be a
-    bug, and says so rather than reaching the network.
+    So such a run needs no endpoint; a call would be a bug, and says so rather
+    than reaching the network.
     """
 
     def _unused(self) -> NoReturn:
-        raise BillingConfigError(f"{ENV_BILLING_BASE_URL} was not needed, so it was not read")
+        raise BillingConfigError("the billing endpoint was not needed, so it was not read")
 
     def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
         self._unused()
@@ -168,6 +284,9 @@ class _NoBillingService:
     def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         self._unused()
 
+    def list_teams(self, session_key: str) -> tuple[Team, ...]:
+        self._unused()
+
     def close(self) -> None:
         pass
 
@@ -178,27 +297,70 @@ class _NoBillingService:
         pass
 
 
+class _WatchedBilling:
+    """A billing service that remembers a 404 on the usages or the tiers.
+
+    ``resolve_billing`` reports failures as problems, not exceptions; a 404
+    there means the base URL is wrong (bad usage), not that billing is down,
+    so the command needs the error itself. A 404 on the free-credit limit is
+    an answer ("no free credits"), not a wrong URL, and is not watched.
+    """
+
+    def __init__(self, inner: BillingService) -> None:
+        self._inner = inner
+        self.not_found: BillingApiError | None = None
+
+    def _watch(self, exc: BillingApiError) -> None:
+        if exc.status_code == 404 and not isinstance(exc, BillingAuthError):
+            self.not_found = exc
+
+    def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
+        try:
+            return tuple(self._inner.get_raw_usages(session_key))
+        except BillingApiError as exc:
+            self._watch(exc)
+            raise
+
+    def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
+        try:
+            return tuple(self._inner.get_tiers(session_key))
+        except BillingApiError as exc:
+            self._watch(exc)
+            raise
+
+    def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
+        return self._inner.get_free_user_limit(session_key)
+
+    def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
+        return tuple(self._inner.get_usages(session_key))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> _WatchedBilling:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# --- reading them -----------------------------------------------------------------
+
+
 def _env(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
 
 
-def _project_dir(raw: str | None) -> Path:
-    if raw is None:
-        try:
-            text = os.getcwd()
-        except OSError as exc:  # run from a directory that was removed since
-            raise _CliError(
-                EXIT_USAGE, f"cannot use the current directory ({exc.strerror}): pass --project DIR"
-            ) from exc
-    else:
-        text = raw
-    if not text.strip():
-        raise _CliError(EXIT_USAGE, "--project: the directory name is empty")
+def _directory(raw: str, *, what: str) -> Path:
+    if not raw.strip():
+        raise _CliError(EXIT_USAGE, f"{what}: the directory name is empty", kind="bad-project")
     try:
-        path = Path(text).expanduser()
+        path = Path(raw).expanduser()
     except RuntimeError as exc:  # `~someone` with no such user, or no home directory
-        raise _CliError(EXIT_USAGE, f"--project {text}: cannot expand '~': {exc}") from exc
+        raise _CliError(
+            EXIT_USAGE, f"{what} {raw}: cannot expand '~': {exc}", kind="bad-project"
+        ) from exc
     try:
         resolved = path.resolve()
         # is_dir() swallows only "no such file" errors; a name too long or a
@@ -206,33 +368,115 @@ def _project_dir(raw: str | None) -> Path:
         is_dir = resolved.is_dir()
         exists = is_dir or resolved.exists()
     except (OSError, RuntimeError, ValueError) as exc:
-        raise _CliError(EXIT_USAGE, f"--project {text}: {exc}") from exc
+        raise _CliError(EXIT_USAGE, f"{what} {raw}: {exc}", kind="bad-project") from exc
     if not is_dir:
-        what = "is not a directory" if exists else "does not exist"
-        raise _CliError(EXIT_USAGE, f"--project {text}: {what}")
+        what_is_wrong = "is not a directory" if exists else "does not exist"
+        raise _CliError(EXIT_USAGE, f"{what} {raw}: {what_is_wrong}", kind="bad-project")
     return resolved
 
 
-def _session_key(environ: Mapping[str, str]) -> str | None:
+def _project(raw: str | None, *, cwd: Path | None) -> tuple[BrvProject, bool]:
+    """The project, and whether ``--project`` named it."""
+    from billing_core.adapters.brv_project import BRV_DIR, BrvProject, find_brv_project
+
+    try:
+        if raw is None:
+            return find_brv_project(cwd), False
+        given = _directory(raw, what="--project")
+        # The project is DIR itself; a worktree's DIR still leads to its project.
+        if os.path.lexists(given / BRV_DIR):
+            return find_brv_project(given), True
+        return BrvProject(root=given, source="cwd", worktree_root=given), True
+    except BillingConfigError as exc:
+        hint = "" if raw is not None else "; pass --project DIR"
+        raise _CliError(
+            EXIT_USAGE, f"cannot use the project: {exc}{hint}", kind="bad-project"
+        ) from exc
+
+
+@frozen
+class _Session:
+    key: str | None = field(repr=False)
+    source: SessionSource | None = None
+    problem: str | None = None
+    problem_kind: str = "not-signed-in"
+
+
+def _session(environ: Mapping[str, str]) -> _Session:
+    """The session key, where it came from, and why there is none (if known)."""
     # Checked here so that every command refuses a mangled key the same way (exit
     # 2), before it could reach a request header. The message never quotes it.
     key = environ.get(ENV_SESSION_KEY) or None
-    if key is None:
-        return None
-    flaw = session_key_flaw(key)
-    if flaw is None:
-        return key
-    raise _CliError(EXIT_USAGE, f"{ENV_SESSION_KEY} is not a usable session key: it {flaw}")
+    if key is not None:
+        flaw = session_key_flaw(key)
+        if flaw is not None:
+            raise _CliError(
+                EXIT_USAGE,
+                f"{ENV_SESSION_KEY} is not a usable session key: it {flaw}",
+                kind="bad-session-key",
+            )
+        return _Session(key, "environment")
+    from billing_core.adapters.brv_local import brv_data_dir
+    from billing_core.adapters.brv_login import SESSION_EXPIRED, load_brv_login
+
+    read = load_brv_login(data_dir=brv_data_dir(environ=environ)).as_of()
+    if read.login is not None:
+        return _Session(read.login.session_key, "brv login")
+    if read.problem is None:
+        return _Session(None)
+    if read.problem == SESSION_EXPIRED:
+        return _Session(None, problem=read.problem, problem_kind="session-expired")
+    problem = f"{read.problem}; run `{SIGN_IN_COMMAND}` again, or set {ENV_SESSION_KEY}"
+    return _Session(None, problem=problem, problem_kind="login-unreadable")
 
 
-def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> _Settings:
-    provider_arg: str | None = args.provider
-    provider = provider_arg if provider_arg is not None else _env(environ, ENV_ACTIVE_PROVIDER)
+def _provider(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[str, Literal["flag", "environment", "brv providers.json"]]:
+    from billing_core.adapters.brv_providers import check_provider_spelling
+
+    given: str | None = args.provider
+    if given is not None:
+        source: Literal["flag", "environment", "brv providers.json"] = "flag"
+        name = "--provider"
+    else:
+        given, source, name = environ.get(ENV_ACTIVE_PROVIDER), "environment", ENV_ACTIVE_PROVIDER
+    if given is not None and given.strip():
+        misspelt = check_provider_spelling(given)
+        if misspelt is not None:
+            raise _CliError(EXIT_USAGE, f"{name}: {misspelt}", kind="bad-provider")
+        return given, source
+    from billing_core.adapters.brv_local import brv_config_dir
+    from billing_core.adapters.brv_providers import read_active_provider
+
+    return read_active_provider(config_dir=brv_config_dir(environ=environ)), "brv providers.json"
+
+
+def _endpoints(environ: Mapping[str, str]) -> tuple[BrvEndpoints | None, str | None]:
+    try:
+        return brv_endpoints(environ), None
+    except BillingConfigError as exc:
+        return None, str(exc)
+
+
+def _settings(
+    args: argparse.Namespace, environ: Mapping[str, str], *, cwd: Path | None = None
+) -> _Settings:
+    """Read the settings of one run; ``cwd`` is where the project search starts."""
+    project, project_given = _project(args.project, cwd=cwd)
+    provider, provider_source = _provider(args, environ)
+    session = _session(environ)
+    endpoints, endpoints_problem = _endpoints(environ)
     return _Settings(
-        base_url=_env(environ, ENV_BILLING_BASE_URL),
-        team_base_url=_env(environ, ENV_TEAM_BASE_URL),
-        session_key=_session_key(environ),
-        provider=BYTEROVER_PROVIDER if provider is None else provider.strip(),
-        project=_project_dir(args.project),
+        endpoints=endpoints,
+        endpoints_problem=endpoints_problem,
+        session_key=session.key,
+        session_source=session.source,
+        session_problem=session.problem,
+        session_problem_kind=session.problem_kind,
+        provider=provider,
+        provider_source=provider_source,
+        project=project,
+        project_given=project_given,
         timeout=args.timeout,
     )

@@ -41,6 +41,8 @@ _BILLING_ENDPOINTS: Final[Mapping[str, Endpoint]] = {
     path: name for name, path in BILLING_PATHS.items()
 }
 _TEAMS_PATH: Final = PATHS["teams"]
+# What brv appends to its root domains: the fake serves there by default.
+_API_PREFIX: Final = "/api/v1"
 _ENDPOINTS: Final[frozenset[str]] = frozenset(PATHS)
 _MAX_PAGE_SIZE: Final = 100  # like the real service: a bigger ``limit`` is clamped
 # Fixed so that answers are reproducible byte for byte.
@@ -148,7 +150,9 @@ class FakeBillingApi:
     """A real HTTP server on ``127.0.0.1`` serving the upstream API for ``account``.
 
     - Billing endpoints live under ``base_url`` and ``/teams`` under
-      ``team_base_url`` (the same URL by default, with the ``/api/v1`` prefix).
+      ``team_base_url``: by default both are ``/api/v1`` at the root domain
+      :attr:`origin`, the layout of the real hosts, so the brv variables
+      (:meth:`brv_environ`) point at it as they point at production.
     - Every request must carry ``x-byterover-session-id: <session_key>``, else
       the answer is ``401`` with the upstream's error body.
     - ``account.free_user_limit`` of ``None`` is served as ``404`` (an account
@@ -172,7 +176,7 @@ class FakeBillingApi:
         *,
         latency: float = 0.0,
         session_key: str = DEFAULT_SESSION_KEY,
-        prefix: str = "/api/v1",
+        prefix: str = _API_PREFIX,
         team_prefix: str | None = None,
     ) -> None:
         self.account = account
@@ -263,6 +267,35 @@ class FakeBillingApi:
     def team_base_url(self) -> str:
         """The team base URL (the billing one unless ``team_prefix`` was given)."""
         return self.origin + self._team_prefix
+
+    def brv_environ(self, *, session: bool = True) -> dict[str, str]:
+        """The variables a brv user sets to use this server, as the brv CLI reads them.
+
+        ``BRV_BILLING_BASE_URL`` and ``BRV_IAM_BASE_URL`` are the root domain
+        (:attr:`origin`: ``/api/v1`` is added by whoever reads them),
+        ``BRV_WEB_APP_URL`` the origin too (for top-up links; no page is
+        served there), ``BRV_ACTIVE_PROVIDER`` is ``byterover`` and, unless
+        ``session`` is false, ``BRV_SESSION_KEY`` is the server's key. Needs the
+        default prefixes: a root domain cannot name another one.
+
+        >>> from billing_core.testing import sample_account
+        >>> with FakeBillingApi(sample_account()) as api:
+        ...     api.brv_environ()["BRV_BILLING_BASE_URL"] == api.origin
+        True
+        """
+        if self._prefix != _API_PREFIX or self._team_prefix != _API_PREFIX:
+            raise RuntimeError(
+                f"brv_environ() needs the {_API_PREFIX} prefix for billing and teams alike"
+            )
+        environ = {
+            "BRV_BILLING_BASE_URL": self.origin,
+            "BRV_IAM_BASE_URL": self.origin,
+            "BRV_WEB_APP_URL": self.origin,
+            "BRV_ACTIVE_PROVIDER": "byterover",
+        }
+        if session:
+            environ["BRV_SESSION_KEY"] = self.session_key
+        return environ
 
     # --- fault injection ----------------------------------------------------
 
