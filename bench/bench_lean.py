@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from _common import median_cpu_ratio, upstream_process
@@ -125,9 +126,13 @@ def _wall_seconds(command: list[str], *, env: dict[str, str], runs: int) -> list
 
 def _cli_ratios(base_url: str, project: Path, *, runs: int) -> dict[str, float]:
     script = Path(sys.executable).with_name("billing-core")
+    # The command line takes the root domain, as brv does, and adds /api/v1 itself.
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
     env = {
         **{name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"},
-        "BRV_BILLING_BASE_URL": base_url,
+        "BRV_BILLING_BASE_URL": origin,
+        "BRV_IAM_BASE_URL": origin,
         "BRV_SESSION_KEY": KEY,
         "BRV_ACTIVE_PROVIDER": PROVIDER,
     }

@@ -5,6 +5,7 @@ work by the cost of a baseline measured in the same run on the same machine,
 so the table means the same on a laptop and on a busy CI box.
 
     make bench            # or: python bench/run.py
+    python bench/run.py lean wire    # only bench_lean and bench_wire
 """
 
 from __future__ import annotations
@@ -123,13 +124,25 @@ MODULES = (
 )
 
 
-def main() -> int:
+def _selected(names: list[str]) -> tuple[str, ...]:
+    """The modules named on the command line (``lean`` or ``bench_lean``), all when none is."""
+    if not names:
+        return MODULES
+    chosen = tuple(name if name.startswith("bench_") else f"bench_{name}" for name in names)
+    unknown = [name for name in chosen if name not in MODULES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    return chosen
+
+
+def main(argv: list[str]) -> int:
+    modules = _selected(argv)
     print(
         f"billing_core benchmarks on {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()}\n"
     )
     rows: list[tuple[str, float, float | None, str]] = []
-    for module_name in MODULES:
+    for module_name in modules:
         module = importlib.import_module(module_name)
         for name, value in module.measure().items():
             goal, what = GOALS.get(name, (None, name))
@@ -151,4 +164,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,7 +1,8 @@
 """The HTTP adapters' bounds: time per whole request, requests in flight, memory per listing.
 
 Also what a service does once rather than per request: check the session key,
-and build an SSL context only when the base URL needs one.
+and build an SSL context only when the base URL needs one; and what the
+connections a service makes itself send, and when they are not reused.
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ FAST = 2.0
 
 
 @contextlib.contextmanager
-def raw_server(answer: bytes, *, drip: float | None = None) -> Iterator[str]:
+def raw_server(
+    answer: bytes, *, drip: float | None = None, heads: list[bytes] | None = None
+) -> Iterator[str]:
     """A loopback server that reads each request and sends ``answer`` as it is, then closes.
 
     With ``drip``, one byte every ``drip`` seconds: each read of the client gets
     a byte well within any per-read timeout, so only a budget for the whole
-    request can end it (the server gives up after 6 s).
+    request can end it (the server gives up after 6 s). With ``heads``, the
+    head of each request (its line and headers) is appended to it.
     """
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
@@ -57,6 +61,8 @@ def raw_server(answer: bytes, *, drip: float | None = None) -> Iterator[str]:
             received = b""
             while b"\r\n\r\n" not in received:
                 received += conn.recv(4096) or b"\r\n\r\n"
+            if heads is not None:
+                heads.append(received)
             if drip is None:
                 conn.sendall(answer)
                 return
@@ -336,5 +342,94 @@ def test_no_ssl_context_is_built_for_a_loopback_http_url(
     assert built == []
 
     with HttpBillingService("https://billing.example.com") as remote:
-        remote._http.client()  # the client it would send with
+        remote._http.sender()  # the connections it would send with
     assert "create_ssl_context" in built
+
+
+# --- what a service's own connections send ------------------------------------------------
+
+
+def _request_head(head: bytes) -> tuple[str, dict[str, str]]:
+    line, *fields = head.decode("ascii").split("\r\n\r\n")[0].split("\r\n")
+    pairs = [field.split(":", 1) for field in fields]
+    return line, {name.lower(): value.strip() for name, value in pairs}
+
+
+def test_own_connections_send_the_usual_headers_and_never_a_cookie() -> None:
+    # Requests skip httpx's client layer: they must still carry what it would
+    # have added, and a cookie the upstream sets for one key must not travel
+    # with the next request, whatever its key.
+    body = b'{"organizations": []}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: seen=key-1; Path=/\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    heads: list[bytes] = []
+
+    async def go(url: str) -> list[Any]:
+        async with AsyncHttpBillingService(url, timeout=FAST) as billing:
+            return [await billing.get_tiers("key-1"), await billing.get_tiers("key-2")]
+
+    with raw_server(answer, heads=heads) as url:
+        with HttpBillingService(url, timeout=FAST) as billing:
+            assert [billing.get_tiers("key-1"), billing.get_tiers("key-2")] == [(), ()]
+        assert asyncio.run(go(url)) == [(), ()]
+        host = url.removeprefix("http://").split("/")[0]
+
+    assert len(heads) == 4
+    for head, key in zip(heads, ["key-1", "key-2"] * 2, strict=True):
+        assert _request_head(head) == (
+            "GET /api/v1/billing/organizations/tiers HTTP/1.1",
+            {
+                "host": host,
+                "accept": "application/json",
+                "accept-encoding": "gzip, deflate",
+                "connection": "keep-alive",
+                "user-agent": "billing-core",
+                "x-byterover-session-id": key,
+            },
+        )
+
+
+def test_a_team_page_query_reaches_the_upstream() -> None:
+    body = b'{"data": {"teams": [], "total": 0}}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    heads: list[bytes] = []
+
+    async def go(url: str) -> Any:
+        async with AsyncHttpTeamService(url, timeout=FAST) as teams:
+            return await teams.list_teams("key")
+
+    with raw_server(answer, heads=heads) as url:
+        with HttpTeamService(url, timeout=FAST) as teams:
+            assert teams.list_teams("key") == ()
+        assert asyncio.run(go(url)) == ()
+    lines = [_request_head(head)[0] for head in heads]
+    assert lines == ["GET /api/v1/teams?limit=100&offset=0 HTTP/1.1"] * 2
+
+
+def test_a_connection_the_server_closed_is_not_reused() -> None:
+    # The server closes each connection once it has answered, without saying
+    # so: the pool must notice before sending on it (no retry would save it).
+    body = b'{"organizations": []}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    heads: list[bytes] = []
+
+    async def go(url: str) -> list[Any]:
+        async with AsyncHttpBillingService(url, timeout=FAST, max_retries=0) as billing:
+            first = await billing.get_tiers("key")
+            await asyncio.sleep(0.1)  # for the server's close to arrive
+            return [first, await billing.get_tiers("key")]
+
+    with raw_server(answer, heads=heads) as url:
+        with HttpBillingService(url, timeout=FAST, max_retries=0) as billing:
+            first = billing.get_tiers("key")
+            time.sleep(0.1)
+            assert [first, billing.get_tiers("key")] == [(), ()]
+        assert asyncio.run(go(url)) == [(), ()]
+    assert len(heads) == 4

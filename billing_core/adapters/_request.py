@@ -59,7 +59,6 @@ __all__ = [
     "check_base_url",
     "check_count",
     "check_timeout",
-    "client_options",
     "format_size",
     "session_headers",
 ]
@@ -80,6 +79,13 @@ _RETRY_PAUSE_SECONDS: Final = (0.05, 0.15)
 _MIN_ATTEMPT_SECONDS: Final = 0.05
 _MAX_MESSAGE_CHARS: Final = 300
 _REDACTED: Final = "[redacted]"
+# The headers a client of httpx's would add, but for ``accept``, which
+# session_headers sets (br and zstd left out: their decoders are optional).
+_FULL_HEADERS: Final = (
+    ("accept-encoding", "gzip, deflate"),
+    ("connection", "keep-alive"),
+    ("user-agent", "billing-core"),
+)
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -89,16 +95,20 @@ class Settings:
     """A service's settings, checked once at construction and shared by all its requests.
 
     It also remembers the headers of the last session key it was given, so a
-    service checks a key once, not once per request (callers use one key).
+    service checks a key once, not once per request (callers use one key), and
+    holds each endpoint's URL parsed once.
     """
 
     __slots__ = (
         "_last_headers",
+        "_netloc",
+        "_urls",
         "base_url",
         "max_body_bytes",
         "max_in_flight",
         "max_retries",
         "timeout",
+        "trust_env",
         "uses_tls",
     )
 
@@ -113,11 +123,22 @@ class Settings:
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.uses_tls = self.base_url.lower().startswith("https:")
+        # The environment's TLS settings (SSL_CERT_FILE...) are for remote hosts:
+        # a CI job's must not break the fake API on loopback.
+        self.trust_env = not _is_loopback((urlsplit(self.base_url).hostname or "").lower())
         self.timeout = check_timeout(timeout)
         self.max_retries = check_count("max_retries", max_retries, minimum=0)
         self.max_body_bytes = check_count("max_body_bytes", max_body_bytes, minimum=1)
         self.max_in_flight = check_count("max_in_flight", max_in_flight, minimum=1)
-        self._last_headers: tuple[str, httpx.Headers] | None = None
+        # check_base_url has parsed the base URL with httpx already: these cannot fail.
+        self._urls = {name: httpx.URL(self.base_url + path) for name, path in PATHS.items()}
+        self._netloc = self._urls["usages"].netloc.decode("ascii")
+        self._last_headers: tuple[str, httpx.Headers, httpx.Headers] | None = None
+
+    def url(self, endpoint: Name, query: Mapping[str, int] | None = None) -> httpx.URL:
+        """The URL of ``endpoint``, with ``query`` when given."""
+        url = self._urls[endpoint]
+        return httpx.URL(url, query=urlencode(query).encode("ascii")) if query else url
 
     def headers(self, session_key: object) -> httpx.Headers:
         """:func:`session_headers` of ``session_key``, checked only when the key changes.
@@ -125,12 +146,25 @@ class Settings:
         Shared by every request with that key (httpx copies them, never changes
         them), and already in httpx's form, which it copies fastest.
         """
+        return self._headers_of(session_key)[1]
+
+    def full_headers(self, session_key: object) -> httpx.Headers:
+        """Every header of a request sent straight to a transport the service made.
+
+        What an ``httpx.Client`` would send (its defaults, the ``Host``), built
+        once per key rather than merged per request. No cookie: the upstream
+        sets none, and one set for a key must never travel with another.
+        """
+        return self._headers_of(session_key)[2]
+
+    def _headers_of(self, session_key: object) -> tuple[str, httpx.Headers, httpx.Headers]:
         last = self._last_headers  # one read: other threads may replace it
         if last is not None and type(session_key) is str and last[0] == session_key:
-            return last[1]
-        headers = httpx.Headers(session_headers(session_key))
-        self._last_headers = (str(session_key), headers)
-        return headers
+            return last
+        session = session_headers(session_key)
+        full = httpx.Headers([("host", self._netloc), *_FULL_HEADERS, *session.items()])
+        last = self._last_headers = (str(session_key), httpx.Headers(session), full)
+        return last
 
 
 def check_base_url(base_url: object) -> str:
@@ -231,19 +265,6 @@ def session_headers(session_key: object) -> dict[str, str]:
     return {SESSION_HEADER: session_key, "accept": "application/json"}
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
-    """The options of a client the service owns (its transport is the adapter's to build)."""
-    host = (urlsplit(settings.base_url).hostname or "").lower()
-    return {
-        "timeout": settings.timeout,
-        "follow_redirects": False,
-        # Proxy variables make no sense for loopback, and would break the fake
-        # API in a CI job that sets HTTP_PROXY.
-        "trust_env": not _is_loopback(host),
-        "headers": {"user-agent": "billing-core"},
-    }
-
-
 # --- one GET ---------------------------------------------------------------------------------
 
 
@@ -260,7 +281,7 @@ class Get:
     """The decisions of one logical GET of ``endpoint`` (its attempts share one time budget).
 
     Made per call, it checks ``session_key`` first: a bad key is refused unsent.
-    ``query`` goes into :attr:`url` (httpx then parses the URL once).
+    ``query`` goes into :attr:`url`.
     ``max_body_bytes``, when given, tightens the body cap of the settings, and
     ``too_big`` is then the message of a body above it (say, the part of a
     listing's budget still unspent).
@@ -277,8 +298,10 @@ class Get:
         too_big: str | None = None,
     ) -> None:
         self.headers = settings.headers(session_key)
-        url = settings.base_url + PATHS[endpoint]
-        self.url = f"{url}?{urlencode(query)}" if query else url
+        """The headers a caller's client sends along with its own."""
+        self.full_headers = settings.full_headers(session_key)
+        """Every header, for a transport the service made."""
+        self.url = settings.url(endpoint, query)
         self.endpoint = label(endpoint)
         self.deadline = time.monotonic() + settings.timeout
         """When the whole request, retries and waits included, must be over (monotonic)."""

@@ -5,19 +5,22 @@ Every decision is made once, sans-I/O, and shared by the sync and async twins:
 request (headers, time budget, retries, body cap, which error to raise) and
 :mod:`billing_core.adapters._answers` turns answers into models (with
 :class:`~billing_core.adapters._answers.TeamPages` walking the team listing).
-This module holds only the I/O: ``_SyncTransport`` sends over one pooled
-``httpx.Client`` (threads), ``_AsyncTransport`` over one ``httpx.AsyncClient``
-per event loop (tasks); each service method is a thin driver: make a ``Get``,
-send it, decode the answer.
+This module holds only the I/O: ``_SyncTransport`` sends over one connection
+pool (threads), ``_AsyncTransport`` over one pool per event loop (tasks), or
+over the caller's ``httpx.Client`` / ``httpx.AsyncClient`` when given one;
+each service method is a thin driver: make a ``Get``, send it, decode the
+answer.
 
 Each service admits at most ``max_in_flight`` requests at once (a semaphore,
 per event loop for the async ones); the others queue, their wait counted in
 their time budget. A burst (an agent host resolving 500 projects together)
 thus never piles more requests into httpx's pool than it has connections.
-The clients a service makes itself have a pool of that size, build an SSL
-context only for an ``https://`` base URL, and (sync) end every socket
-operation by the request's deadline, since httpx's sync client bounds each
-operation rather than the request.
+The pools a service makes itself have that many connections, build an SSL
+context only for an ``https://`` base URL, and end every socket operation by
+the request's deadline, since httpx bounds each operation rather than the
+request. Requests go straight to their httpx transport, with headers built
+once per session key: an ``httpx.Client`` would redo per request work none of
+them needs (merging headers and URLs, a cookie jar, auth and redirect flows).
 
 >>> from billing_core.testing import Account, FakeBillingApi
 >>> with FakeBillingApi(Account()) as api, HttpBillingService(api.base_url) as billing:
@@ -34,6 +37,8 @@ echoes it is redacted).
 from __future__ import annotations
 
 import contextvars
+import select
+import socket
 import threading
 import time
 import weakref
@@ -56,13 +61,7 @@ from billing_core.adapters._request import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RE
 from billing_core.adapters._request import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from billing_core.adapters._request import MAX_BODY_BYTES as MAX_BODY_BYTES
 from billing_core.adapters._request import MAX_TIMEOUT as MAX_TIMEOUT
-from billing_core.adapters._request import (
-    Failed,
-    Get,
-    Settings,
-    check_count,
-    client_options,
-)
+from billing_core.adapters._request import Failed, Get, Settings, check_count
 from billing_core.errors import BillingConfigError
 from billing_core.models import BillingUsage, FreeUserLimit, OrganizationTier, RawUsage, Team
 from billing_core.ports import AsyncClosing, Closing
@@ -80,9 +79,9 @@ __all__ = [
 ]
 
 
-# --- the clients a service makes itself ------------------------------------------------------
+# --- the connections a service makes itself --------------------------------------------------
 
-# The deadline of the request the current thread is sending (sync transport only).
+# The deadline of the request the current thread (sync) or task (async) is sending.
 _DEADLINE: Final[contextvars.ContextVar[float | None]] = contextvars.ContextVar(
     "billing_core_request_deadline", default=None
 )
@@ -91,6 +90,8 @@ _DEADLINE: Final[contextvars.ContextVar[float | None]] = contextvars.ContextVar(
 # connections in quadratic time on every request: 100 kept open cost more.
 _KEEPALIVE_CONNECTIONS: Final = 20
 _KEEPALIVE_SECONDS: Final = 5.0
+# A GET has no body; the stream is stateless, so every request shares it.
+_NO_BODY: Final = httpx.ByteStream(b"")
 
 
 def _within_deadline(
@@ -109,8 +110,8 @@ def _within_deadline(
 class _DeadlineStream(httpcore.NetworkStream):
     """A connection whose every read and write ends by the deadline of the request using it.
 
-    httpx's sync client gives each socket operation the whole timeout: a server
-    dripping its headers a byte at a time would keep a request alive forever.
+    httpx gives each socket operation the whole timeout: a server dripping its
+    headers a byte at a time would keep a request alive forever.
     """
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
@@ -167,6 +168,87 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
+    """The async twin of :class:`_DeadlineStream`, which also answers "is it readable?" cheaply.
+
+    The pool asks that of every idle connection before each request; anyio
+    rebuilds a table of all its socket attributes to find the socket each time.
+    """
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._socket: socket.socket | None = stream.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        return _AsyncDeadlineStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return _is_readable(self._socket)
+        return self._stream.get_extra_info(info)
+
+
+def _is_readable(sock: socket.socket) -> bool:
+    """Whether a read would not block: data, or the end of a connection the server closed."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True  # closed: the next read returns the end at once
+    if _poll is None:
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = _poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+# poll has no limit on descriptor numbers (select's is 1024); Windows lacks it.
+_poll: Final = getattr(select, "poll", None)
+
+
+class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio sockets (the services run on asyncio), as deadline-bound connections."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _AsyncDeadlineStream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _AsyncDeadlineStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
 class _PoolTransport(httpx.HTTPTransport):
     """httpx's transport over a pool made here (httpx builds its own with no backend option)."""
 
@@ -183,10 +265,12 @@ class _AsyncPoolTransport(httpx.AsyncHTTPTransport):
         self._pool = pool
 
 
-def _pool_options(settings: Settings, *, trust_env: bool) -> dict[str, Any]:
+def _pool_options(settings: Settings) -> dict[str, Any]:
     # Loading the CA bundle costs tens of milliseconds: only an https:// base URL
     # needs it (an http:// one is loopback, and no other origin is ever asked).
-    ssl_context = httpx.create_ssl_context(trust_env=trust_env) if settings.uses_tls else None
+    ssl_context = (
+        httpx.create_ssl_context(trust_env=settings.trust_env) if settings.uses_tls else None
+    )
     return {
         "ssl_context": ssl_context,
         # As many connections as requests admitted: none waits in httpx's pool.
@@ -196,55 +280,71 @@ def _pool_options(settings: Settings, *, trust_env: bool) -> dict[str, Any]:
     }
 
 
-def _own_client(settings: Settings) -> httpx.Client:
-    options = client_options(settings)
-    pool = httpcore.ConnectionPool(
-        **_pool_options(settings, trust_env=options["trust_env"]),
-        network_backend=_DeadlineBackend(),
+def _own_transport(settings: Settings) -> _PoolTransport:
+    pool = httpcore.ConnectionPool(**_pool_options(settings), network_backend=_DeadlineBackend())
+    return _PoolTransport(pool)
+
+
+def _own_async_transport(settings: Settings) -> _AsyncPoolTransport:
+    backend = _AsyncDeadlineBackend()
+    return _AsyncPoolTransport(
+        httpcore.AsyncConnectionPool(**_pool_options(settings), network_backend=backend)
     )
-    return httpx.Client(transport=_PoolTransport(pool), **options)
 
 
-def _own_async_client(settings: Settings) -> httpx.AsyncClient:
-    options = client_options(settings)
-    pool = httpcore.AsyncConnectionPool(**_pool_options(settings, trust_env=options["trust_env"]))
-    return httpx.AsyncClient(transport=_AsyncPoolTransport(pool), **options)
+def _own_request(get: Get) -> httpx.Request:
+    """The request of one attempt of ``get``, for a transport the service made.
+
+    No ``httpx.Client`` in between: a service's own connections need none of
+    what it adds per request (merging headers and URLs, a cookie jar, auth,
+    redirects, hooks), only the work. The headers are built once per key; a
+    stream given means httpx adds none of its own (:attr:`Get.full_headers`
+    has them all).
+    """
+    budget = get.attempt_timeout()
+    timeouts = {"connect": budget, "read": budget, "write": budget, "pool": budget}
+    return httpx.Request(
+        "GET", get.url, headers=get.full_headers, stream=_NO_BODY, extensions={"timeout": timeouts}
+    )
 
 
 # --- the transports: all the I/O -------------------------------------------------------------
 
 
 class _SyncTransport:
-    """One pooled ``httpx.Client`` (created on first use), the in-flight bound, the retry loop."""
+    """A caller's ``httpx.Client`` or a pool made on first use, the in-flight bound, retries."""
 
     def __init__(self, settings: Settings, client: httpx.Client | None) -> None:
         if client is not None and not isinstance(client, httpx.Client):
             raise BillingConfigError("client must be an httpx.Client")
         self._settings = settings
         self._client = client
-        self._owns_client = client is None
+        self._own: _PoolTransport | None = None
         self._closed = False
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_in_flight)
 
-    def client(self) -> httpx.Client:
-        """The client to send with; a config error once closed."""
+    def sender(self) -> httpx.Client | _PoolTransport:
+        """The caller's client, else the service's own transport; a config error once closed."""
         with self._lock:
             if self._closed:
                 raise BillingConfigError("the service is closed")
-            if self._client is None:
-                self._client = _own_client(self._settings)
-            if self._client.is_closed:
-                raise BillingConfigError("the HTTP client is closed")
-            return self._client
+            client = self._client
+            if client is None:
+                if self._own is None:
+                    self._own = _own_transport(self._settings)
+                return self._own
+        if client.is_closed:
+            raise BillingConfigError("the HTTP client is closed")
+        return client
 
     def close(self) -> None:
-        """Close the client if this transport made it. Idempotent."""
+        """Close the connections this transport made (not a caller's client). Idempotent."""
         with self._lock:
-            client, self._client = self._client, None
+            own, self._own = self._own, None
             self._closed = True
-        if client is not None and self._owns_client:
-            client.close()
+        if own is not None:
+            own.close()
 
     def send(self, get: Get) -> dict[str, Any]:
         """The JSON object ``get`` answers with, retrying transient failures."""
@@ -258,25 +358,28 @@ class _SyncTransport:
                 time.sleep(pause)
 
     def _attempt(self, get: Get) -> dict[str, Any]:
-        client = self.client()
+        sender = self.sender()
         # A burst queues here rather than in httpx's pool, within the budget.
         if not self._slots.acquire(timeout=get.attempt_timeout()):
             raise get.timed_out()
-        # Read by the sockets of a client made here (_DeadlineStream).
+        # Read by the sockets of a pool made here (_DeadlineStream).
         deadline = _DEADLINE.set(get.deadline)
         try:
-            with client.stream(
-                "GET",
-                get.url,
-                headers=get.headers,
-                timeout=get.attempt_timeout(),
-                follow_redirects=False,
-            ) as response:
+            if isinstance(sender, httpx.Client):
+                request = sender.build_request(
+                    "GET", get.url, headers=get.headers, timeout=get.attempt_timeout()
+                )
+                response = sender.send(request, stream=True, follow_redirects=False)
+            else:
+                response = sender.handle_request(_own_request(get))
+            try:
                 get.check_length(response.headers)
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
                     get.check_progress(len(body))
+            finally:
+                response.close()
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             # ValueError (UnicodeError): a host name the IDNA encoding refuses;
             # check_base_url should have caught it already.
@@ -288,15 +391,21 @@ class _SyncTransport:
 
 
 class _AsyncTransport:
-    """One pooled ``httpx.AsyncClient`` per event loop (created on first use), the retry loop.
+    """A caller's ``httpx.AsyncClient`` or a pool per event loop, the in-flight bound, retries.
 
     Pooled connections belong to the loop that opened them: reused from another
     loop (a second ``asyncio.run``, say) they fail with "Event loop is closed".
-    So a service that owns its client keeps one per loop, and forgets the client
-    of a loop once that loop is closed (its sockets can no longer be closed
-    through asyncio; the garbage collector closes them). A caller-owned client
-    cannot be replaced: using it from a second loop is a configuration error.
-    The in-flight bound is a semaphore per loop too (asyncio's belong to one).
+    So a service that owns its connections keeps a pool per loop, and forgets
+    the pool of a loop once that loop is closed (its sockets can no longer be
+    closed through asyncio; the garbage collector closes them). A caller-owned
+    client cannot be replaced: using it from a second loop is a configuration
+    error. The in-flight bound is a semaphore per loop too (asyncio's belong to
+    one).
+
+    The time budget of an attempt: on the service's own pool, every socket
+    operation ends by the deadline (:class:`_AsyncDeadlineStream`), so only a
+    wait for a slot needs a timer; a caller's client bounds each operation
+    but not the whole attempt, so asyncio bounds the attempt.
     """
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None) -> None:
@@ -306,9 +415,9 @@ class _AsyncTransport:
         self._caller_client = client
         # The loop the caller's client was first used in (weak: never keep a loop alive).
         self._caller_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
-        self._own_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        self._own: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncPoolTransport] = (
+            weakref.WeakKeyDictionary()
+        )
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -316,25 +425,28 @@ class _AsyncTransport:
         # Tasks of one loop cannot race here (no await inside), but loops in threads can.
         self._lock = threading.Lock()
 
-    def _client_and_slots(
+    def sender(
         self, loop: asyncio.AbstractEventLoop
-    ) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    ) -> tuple[httpx.AsyncClient | _AsyncPoolTransport, asyncio.Semaphore]:
+        """The caller's client (else this loop's own pool) and this loop's slots."""
         import asyncio
 
         with self._lock:
             if self._closed:
                 raise BillingConfigError("the service is closed")
             client = self._caller_client
+            sender: httpx.AsyncClient | _AsyncPoolTransport
             if client is None:
-                client = self._own_client(loop)
+                sender = self._own_transport(loop)
             else:
                 self._check_caller_loop(loop)
+                sender = client
             slots = self._slots.get(loop)
             if slots is None:
                 slots = self._slots[loop] = asyncio.Semaphore(self._settings.max_in_flight)
-        if client.is_closed:
+        if client is not None and client.is_closed:
             raise BillingConfigError("the HTTP client is closed")
-        return client, slots
+        return sender, slots
 
     def _check_caller_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._caller_loop is None:
@@ -346,27 +458,26 @@ class _AsyncTransport:
                 " the service inside the loop that uses them, or let the service own its client"
             )
 
-    def _own_client(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:
-        client = self._own_clients.get(loop)
-        if client is None:  # a new loop: the time to forget those that are closed
-            for other in [other for other in self._own_clients if other.is_closed()]:
-                del self._own_clients[other]  # dead connections: nothing can reuse or close them
-            client = _own_async_client(self._settings)
-            self._own_clients[loop] = client
-        return client
+    def _own_transport(self, loop: asyncio.AbstractEventLoop) -> _AsyncPoolTransport:
+        transport = self._own.get(loop)
+        if transport is None:  # a new loop: the time to forget those that are closed
+            for other in [other for other in self._own if other.is_closed()]:
+                del self._own[other]  # dead connections: nothing can reuse or close them
+            transport = self._own[loop] = _own_async_transport(self._settings)
+        return transport
 
     async def aclose(self) -> None:
-        """Close this loop's own client and let the others go. Idempotent."""
+        """Close this loop's own pool and let the others go. Idempotent."""
         import asyncio
 
         loop = asyncio.get_running_loop()
         with self._lock:
             self._closed = True
-            client = self._own_clients.pop(loop, None)
-            # Clients of other loops can only be closed from their loop: they are let go.
-            self._own_clients.clear()
-        if client is not None:
-            await client.aclose()
+            transport = self._own.pop(loop, None)
+            # Pools of other loops can only be closed from their loop: they are let go.
+            self._own.clear()
+        if transport is not None:
+            await transport.aclose()
 
     async def send(self, get: Get) -> dict[str, Any]:
         """The JSON object ``get`` answers with, retrying transient failures."""
@@ -384,30 +495,52 @@ class _AsyncTransport:
     async def _attempt(self, get: Get) -> dict[str, Any]:
         import asyncio
 
-        client, slots = self._client_and_slots(asyncio.get_running_loop())
-        budget = get.attempt_timeout()
+        sender, slots = self.sender(asyncio.get_running_loop())
         try:
-            # The client's timeouts bound each network operation; asyncio bounds the
-            # whole attempt, the wait for a slot included (a burst queues here, not
-            # in httpx's pool).
-            async with (
-                asyncio.timeout(budget),
-                slots,
-                client.stream(
-                    "GET", get.url, headers=get.headers, follow_redirects=False
-                ) as response,
-            ):
+            if isinstance(sender, httpx.AsyncClient):
+                async with asyncio.timeout(get.attempt_timeout()):
+                    return await self._exchange(get, sender, slots)
+            return await self._exchange(get, sender, slots)
+        except TimeoutError:
+            raise get.timed_out() from None
+
+    async def _exchange(
+        self,
+        get: Get,
+        sender: httpx.AsyncClient | _AsyncPoolTransport,
+        slots: asyncio.Semaphore,
+    ) -> dict[str, Any]:
+        import asyncio
+
+        # A burst queues here rather than in httpx's pool, within the budget.
+        if slots.locked():
+            async with asyncio.timeout(get.attempt_timeout()):
+                await slots.acquire()
+        else:
+            await slots.acquire()  # returns at once
+        # Read by the sockets of a pool made here (_AsyncDeadlineStream).
+        deadline = _DEADLINE.set(get.deadline)
+        try:
+            if isinstance(sender, httpx.AsyncClient):
+                request = sender.build_request("GET", get.url, headers=get.headers)
+                response = await sender.send(request, stream=True, follow_redirects=False)
+            else:
+                response = await sender.handle_async_request(_own_request(get))
+            try:
                 get.check_length(response.headers)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     get.check_progress(len(body))
-        except TimeoutError:
-            raise get.timed_out() from None
+            finally:
+                await response.aclose()
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             # ValueError (UnicodeError): a host name the IDNA encoding refuses;
             # check_base_url should have caught it already.
             raise get.transport_failure(exc) from None
+        finally:
+            _DEADLINE.reset(deadline)
+            slots.release()
         return get.answer(response, bytes(body))
 
 
@@ -430,7 +563,7 @@ class _HttpService:
 
 
 class _SyncHttpService(_HttpService, Closing):
-    """A blocking service over one pooled ``httpx.Client``, and a context manager."""
+    """A blocking service over one connection pool (or a caller's client), a context manager."""
 
     def __init__(
         self,
@@ -457,7 +590,7 @@ class _SyncHttpService(_HttpService, Closing):
 
 
 class _AsyncHttpService(_HttpService, AsyncClosing):
-    """An async service over one ``httpx.AsyncClient`` per event loop, and a context manager."""
+    """An async service over a pool per event loop (or a caller's client), a context manager."""
 
     def __init__(
         self,
@@ -499,8 +632,8 @@ class HttpBillingService(_SyncHttpService):
     ``max_in_flight`` (default :data:`DEFAULT_MAX_IN_FLIGHT`, 100, the size of
     httpx's pool) bounds the requests this service has out at once, whatever
     the number of threads using it: the others queue, and a burst is served
-    rather than failed with pool timeouts. The client the service makes has a
-    pool of that size; give a caller-owned client at least as many connections.
+    rather than failed with pool timeouts. The pool the service makes has that
+    many connections; give a caller-owned client at least as many.
 
     Cap: ``max_body_bytes`` (default :data:`MAX_BODY_BYTES`, 10 MB) bounds the
     body of each answer; a larger one is a
@@ -534,10 +667,10 @@ class HttpBillingService(_SyncHttpService):
 
 
 class AsyncHttpBillingService(_AsyncHttpService):
-    """The async twin of :class:`HttpBillingService`, over one ``httpx.AsyncClient``.
+    """The async twin of :class:`HttpBillingService`.
 
     It may be used from successive event loops (e.g. one ``asyncio.run`` per
-    command): its own client is replaced when the loop changes, since pooled
+    command): its own pool is replaced when the loop changes, since pooled
     connections cannot outlive their loop. Call :meth:`aclose` (or use
     ``async with``) in the loop that made the calls to release them promptly.
     A caller-owned ``client`` stays bound to the first loop that used it.
@@ -619,7 +752,7 @@ class HttpTeamService(_SyncHttpService):
 
 
 class AsyncHttpTeamService(_AsyncHttpService):
-    """The async twin of :class:`HttpTeamService`, over one ``httpx.AsyncClient``.
+    """The async twin of :class:`HttpTeamService`.
 
     Settings and caps (per body, per listing, page count) as for
     :class:`HttpTeamService`; successive event loops are fine, as for
