@@ -1,6 +1,6 @@
 """Hypothesis strategies for every billing_core model and for whole accounts.
 
-Needs the ``testing`` extra (``pip install billing-core[testing]``).
+Needs the ``testing`` extra (``pip install 'billing-core[testing]'``).
 
 >>> from hypothesis import given
 >>> from billing_core.testing.strategies import accounts
