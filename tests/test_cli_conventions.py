@@ -323,20 +323,6 @@ def test_dash_capital_v_is_the_version(flag: str) -> None:
     assert (result.code, result.out, result.err) == (EXIT_OK, f"{PROG} {__version__}\n", "")
 
 
-def test_dash_capital_v_loads_nothing_heavy() -> None:
-    code = (
-        "import sys\n"
-        "from billing_core.cli import main\n"
-        "assert main(['-V']) == 0\n"
-        "heavy = ('attrs', 'httpx', 'billing_core.models', 'billing_core.cli.settings')\n"
-        "print(sorted(name for name in heavy if name in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.splitlines() == [f"{PROG} {__version__}", "[]"]
-
-
 @pytest.mark.parametrize(
     "argv",
     [

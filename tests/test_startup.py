@@ -15,11 +15,12 @@ from billing_core.cli.exits import _CliError
 from billing_core.cli.parser import _asks_version, _parser
 
 
-def test_version_loads_neither_the_models_nor_httpx() -> None:
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_loads_neither_the_models_nor_httpx(flag: str) -> None:
     code = (
         "import sys\n"
         "from billing_core.cli import main\n"
-        "assert main(['--version']) == 0\n"
+        f"assert main([{flag!r}]) == 0\n"
         "heavy = ('attrs', 'cattrs', 'httpx', 'billing_core.models', 'billing_core.cli.settings')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
