@@ -37,7 +37,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from billing_core._drive import AsyncPorts, SyncPorts, run_async, run_sync
 from billing_core._monitor_base import MonitorBase, Served, Subscriber, fetch
@@ -57,7 +57,7 @@ from billing_core._monitor_state import (
 from billing_core._plan import Calls, PinWrite, asked, unwrap
 from billing_core.errors import BillingConfigError
 from billing_core.funds import WhenUnknown, ensure_billing_funds
-from billing_core.models import BillingResolution
+from billing_core.models import BillingResolution, Team
 from billing_core.ports import (
     AsyncBillingService,
     AsyncClosing,
@@ -65,6 +65,7 @@ from billing_core.ports import (
     Closing,
     PinStore,
 )
+from billing_core.presentation import DEFAULT_COMMAND_HINTS, CommandHints
 
 __all__ = ["AsyncBillingMonitor", "BillingMonitor", "Subscriber"]
 
@@ -92,7 +93,9 @@ class BillingMonitor(MonitorBase, Closing):
       ``refresh_ahead=True`` the refresh starts in a background thread at
       80 % of ``max_age`` and callers never wait for it.
     - :meth:`gate` raises what :func:`~billing_core.ensure_billing_funds`
-      raises for the current status (and returns the resolution).
+      raises for the current status (and returns the resolution), its
+      messages citing the commands of ``hints`` (an embedding CLI's own:
+      :class:`~billing_core.CommandHints`).
     - :meth:`invalidate` makes the next call refresh; :meth:`subscribe` calls
       back on every change of status.
 
@@ -129,7 +132,9 @@ class BillingMonitor(MonitorBase, Closing):
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
         refresh_ahead: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        hints: CommandHints = DEFAULT_COMMAND_HINTS,
     ) -> None:
+        self._hints = _checked_hints(hints)
         self._ports = SyncPorts(session_key=session_key or "", billing=billing, pins=pins)
         self._threads: set[threading.Thread] = set()
         super().__init__(
@@ -151,9 +156,12 @@ class BillingMonitor(MonitorBase, Closing):
             return served[0]
         return self._settle()[0]
 
-    def gate(self, *, when_unknown: WhenUnknown = "refuse") -> BillingResolution:
+    def gate(
+        self, *, when_unknown: WhenUnknown = "refuse", teams: Iterable[Team] = ()
+    ) -> BillingResolution:
         """Raise what :func:`~billing_core.ensure_billing_funds` raises for the current
-        status (``when_unknown`` as there); return the resolution when it passes.
+        status (``when_unknown`` as there, the monitor's ``hints``, and ``teams`` for
+        the payer's top-up link); return the resolution when it passes.
 
         The guard's verdict is decided once per status: a gate that passes
         costs about what :meth:`current` costs.
@@ -162,7 +170,13 @@ class BillingMonitor(MonitorBase, Closing):
         if self._clock() >= served[1]:
             served = self._settle()
         if served[3]:
-            ensure_billing_funds(served[0].status, usages=served[2], when_unknown=when_unknown)
+            ensure_billing_funds(
+                served[0].status,
+                usages=served[2],
+                when_unknown=when_unknown,
+                hints=self._hints,
+                teams=teams,
+            )
         return served[0]
 
     def set_pinned_team_id(self, team_id: str | None) -> BillingResolution:
@@ -294,6 +308,7 @@ class AsyncBillingMonitor(MonitorBase, AsyncClosing):
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
         refresh_ahead: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        hints: CommandHints = DEFAULT_COMMAND_HINTS,
     ) -> None:
         super().__init__(
             active_provider=active_provider,
@@ -306,6 +321,7 @@ class AsyncBillingMonitor(MonitorBase, AsyncClosing):
             refresh_ahead=refresh_ahead,
             clock=clock,
         )
+        self._hints = _checked_hints(hints)
         self._ports = AsyncPorts(session_key=session_key or "", billing=billing, pins=pins)
         self._refresh_task: asyncio.Task[None] | None = None
 
@@ -316,14 +332,22 @@ class AsyncBillingMonitor(MonitorBase, AsyncClosing):
             return served[0]
         return (await self._settle())[0]
 
-    async def gate(self, *, when_unknown: WhenUnknown = "refuse") -> BillingResolution:
+    async def gate(
+        self, *, when_unknown: WhenUnknown = "refuse", teams: Iterable[Team] = ()
+    ) -> BillingResolution:
         """Raise what :func:`~billing_core.ensure_billing_funds` raises for the current
-        status (``when_unknown`` as there); return the resolution when it passes."""
+        status (as :meth:`BillingMonitor.gate`); return the resolution when it passes."""
         served = self._served
         if self._clock() >= served[1]:
             served = await self._settle()
         if served[3]:
-            ensure_billing_funds(served[0].status, usages=served[2], when_unknown=when_unknown)
+            ensure_billing_funds(
+                served[0].status,
+                usages=served[2],
+                when_unknown=when_unknown,
+                hints=self._hints,
+                teams=teams,
+            )
         return served[0]
 
     async def set_pinned_team_id(self, team_id: str | None) -> BillingResolution:
@@ -412,3 +436,9 @@ class AsyncBillingMonitor(MonitorBase, AsyncClosing):
                 return
             read = await run_async(fetch(PIN_CALLS), self._ports)  # in a worker thread
         self._pin_was_read(step.ticket, read, identity)
+
+
+def _checked_hints(hints: object) -> CommandHints:
+    if not isinstance(hints, CommandHints):
+        raise BillingConfigError(f"hints must be a CommandHints, not {type(hints).__name__}")
+    return hints

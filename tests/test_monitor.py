@@ -34,8 +34,10 @@ from billing_core import (
     BillingMonitor,
     BillingPayloadError,
     BillingResolution,
+    CommandHints,
     FilePinStore,
     HttpBillingService,
+    InsufficientCreditsError,
     InvalidPinBilling,
     NotAuthenticatedError,
     OtherProviderBilling,
@@ -921,3 +923,35 @@ def test_the_status_is_the_pure_one_over_the_latest_inputs_and_pin(
 
 def _status(resolution: BillingResolution | None) -> StatusBilling | None:
     return None if resolution is None else resolution.status
+
+
+def test_the_gate_cites_the_embedding_clis_commands_and_the_top_up_link() -> None:
+    hints = CommandHints(
+        pin_team="brv providers connect byterover --team TEAM",
+        web_app_url="https://app.example.com",
+    )
+    acme = next(team for team in EXHAUSTED.teams if team.id == ACME_TEAM_ID)
+    with (
+        BillingMonitor(
+            active_provider="byterover",
+            session_key=KEY,
+            billing=InMemoryBillingService(EXHAUSTED),
+            pins=InMemoryPinStore(ACME_TEAM_ID),
+            hints=hints,
+        ) as monitor,
+        pytest.raises(InsufficientCreditsError) as refused,
+    ):
+        monitor.gate(teams=[acme])
+    assert f"https://app.example.com/settings/{acme.slug}/billing" in str(refused.value)
+    assert "billing-core" not in str(refused.value)
+
+
+def test_hints_that_are_not_command_hints_are_refused() -> None:
+    with pytest.raises(BillingConfigError, match="CommandHints"):
+        BillingMonitor(
+            active_provider="byterover",
+            session_key=KEY,
+            billing=InMemoryBillingService(ACCOUNT),
+            pins=InMemoryPinStore(),
+            hints="brv login",  # type: ignore[arg-type]
+        )
