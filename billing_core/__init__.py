@@ -47,7 +47,11 @@ if TYPE_CHECKING:
         read_brv_login,
     )
     from billing_core.adapters.brv_project import BrvProject, find_brv_project
-    from billing_core.adapters.brv_providers import read_active_provider
+    from billing_core.adapters.brv_providers import (
+        ActiveProviderRead,
+        load_active_provider,
+        read_active_provider,
+    )
     from billing_core.adapters.http import (
         AsyncHttpBillingService,
         AsyncHttpTeamService,
@@ -213,7 +217,10 @@ _LAZY: dict[str, str] = {
         "billing_core.adapters.brv_login",
     ),
     **dict.fromkeys(("BrvProject", "find_brv_project"), "billing_core.adapters.brv_project"),
-    "read_active_provider": "billing_core.adapters.brv_providers",
+    **dict.fromkeys(
+        ("ActiveProviderRead", "load_active_provider", "read_active_provider"),
+        "billing_core.adapters.brv_providers",
+    ),
     "FilePinStore": "billing_core.adapters.pin_file",
     "InMemoryPinStore": "billing_core.testing.fakes",
 }
@@ -235,6 +242,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_COMMAND_HINTS",
     "FREE_TIER",
+    "ActiveProviderRead",
     "AmbiguousTeamError",
     "AsyncBillingMonitor",
     "AsyncBillingService",
@@ -304,6 +312,7 @@ __all__ = [
     "is_paid_tier",
     "join_usages_with_tiers",
     "list_team_choices",
+    "load_active_provider",
     "load_brv_login",
     "match_team",
     "paid_organization_ids",

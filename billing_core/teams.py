@@ -157,8 +157,10 @@ def team_to_pin(*, teams: Iterable[Team], usages: Iterable[BillingUsage], query:
 
     A team can be pinned when billing reports a usage on a paid tier for it.
     Otherwise :class:`~billing_core.errors.InvalidPinError` says why (its
-    tier, or no usage at all) and names the user's paid teams, alphabetically
-    (by their team label when the team is in ``teams``), or says there is none.
+    tier, or no usage at all) and lists the user's paid teams alphabetically,
+    each once and as :func:`match_team`'s errors suggest it (its label and
+    what to type to pick it), or says there is none. A paid team missing from
+    ``teams`` cannot be picked: it is only named, by its usage.
     :func:`match_team`'s errors (and their suggestions) pass through.
 
     >>> acme = Team(id="org-1", name="acme", display_name="Acme", slug="acme")
@@ -175,7 +177,7 @@ def team_to_pin(*, teams: Iterable[Team], usages: Iterable[BillingUsage], query:
     Traceback (most recent call last):
       ...
     billing_core.errors.InvalidPinError: team Home is on the FREE tier and cannot be billed; \
-paid teams: Acme
+paid teams: Acme (slug acme)
     """
     teams, usages = tuple(teams), tuple(usages)
     team = match_team(teams, query)
@@ -189,16 +191,27 @@ paid teams: Acme
 
 
 def _paid_teams(teams: tuple[Team, ...], usages: tuple[BillingUsage, ...]) -> str:
-    labels_by_id = {team.id: team_label(team) for team in teams}
-    labels = {
-        labels_by_id.get(u.organization_id)
-        or organization_label(
-            organization_id=u.organization_id, organization_name=u.organization_name
-        )
-        for u in usages
-        if u.is_paid
-    }
-    if not labels:
+    """The user's paid teams, each once, alphabetically, as the match errors
+    suggest them: ``Acme Corp (slug acme)``, else by id (see :func:`_suggestions`)."""
+    # What to type is worked out among every team, not only the paid ones: a
+    # paid team whose slug a free team shares is picked by its id.
+    suggestions = _suggestions(teams)
+    labels = {team.id: team_label(team) for team in _distinct(list(teams))}
+    entries: dict[str, tuple[str, str]] = {}  # by id: two teams named alike are two entries
+    for u in usages:
+        if not u.is_paid or u.organization_id in entries:
+            continue
+        if u.organization_id in suggestions:
+            entry = (labels[u.organization_id], suggestions[u.organization_id])
+        else:
+            # Billing knows the team, the team service does not: nothing typed
+            # would find it, so it is only named (by its usage).
+            label = organization_label(
+                organization_id=u.organization_id, organization_name=u.organization_name
+            )
+            entry = (label, label)
+        entries[u.organization_id] = entry
+    if not entries:
         return "you have no paid team"
-    ordered = sorted(labels, key=lambda label: (label.casefold(), label))
-    return "paid teams: " + team_listing((label, None) for label in ordered)
+    ordered = sorted(entries.values(), key=lambda e: (e[0].casefold(), e[0], e[1]))
+    return "paid teams: " + team_listing((text, None) for _, text in ordered)

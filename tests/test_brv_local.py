@@ -628,6 +628,11 @@ def test_an_unusable_file_is_brvs_default_with_a_warning(
     assert bc.read_active_provider(config_dir=tmp_path) == ""
     assert [record.levelno for record in caplog.records] == [logging.WARNING]
     assert "no provider connected" in caplog.records[0].getMessage()
+    # The reason, without the log, for a caller that shows it itself.
+    read = bc.load_active_provider(config_dir=tmp_path)
+    assert read.provider == ""
+    assert read.problem is not None
+    assert read.problem.startswith(str(tmp_path / "providers.json"))
 
 
 def test_an_array_of_providers_passes_as_in_brv(tmp_path: Path) -> None:

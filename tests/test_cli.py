@@ -111,7 +111,7 @@ def env(api: FakeBillingApi, tmp_path: Path) -> dict[str, str]:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("BRV_", "XDG_")) and k not in ("NO_COLOR", "TERM")
+        if not k.startswith(("BRV_", "XDG_")) and k not in ("NO_COLOR", "TERM", "COLUMNS")
     }
     home = tmp_path / "home"
     home.mkdir()
@@ -159,7 +159,8 @@ def run(
 ) -> Run:
     """Call ``main(argv)`` in-process, in ``project``, with ``env``; return a Result."""
     for name in list(os.environ):
-        if name.startswith(("BRV_", "XDG_")) or name in ("NO_COLOR", "TERM"):
+        # COLUMNS too: pytest-xdist sets it in its workers, and the team table fits it.
+        if name.startswith(("BRV_", "XDG_")) or name in ("NO_COLOR", "TERM", "COLUMNS"):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -955,7 +956,9 @@ def test_teams_table_shows_hostile_names_inert(api: FakeBillingApi, run: Run, tt
     assert len(lines) == 5  # header, two rows, a blank line, the hint
     acme_row = lines[1]
     assert "acme\\x1b[5m" in acme_row
-    assert acme_row.endswith("selectable")
+    # Piped, no width limit: the wide table; on a terminal of unknown size (80
+    # columns), too narrow for the long name: the compact one.
+    assert acme_row.endswith("yes" if tty else "selectable")
     # The columns still line up: the slug column starts at the same place.
     assert lines[0].index("SLUG") == acme_row.index("acme\\x1b") == lines[2].index("side-project")
 
@@ -1394,3 +1397,23 @@ def test_a_closed_stdout_ends_quietly_as_pipes_expect(
     process.stdout.close()  # the reader is gone before anything is written
     _, err = process.communicate(timeout=60)
     assert (process.returncode, err) == (cli.EXIT_BROKEN_PIPE, "")
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-"])
+def test_a_closed_stdout_or_stderr_keeps_the_exit_code(
+    env: dict[str, str], project: Path, closed: str
+) -> None:
+    # Python starts with sys.stdout (or sys.stderr) set to None: nothing to
+    # print to, but the exit code must still say what happened (4, not 1).
+    environ = {**env, "BRV_SESSION_KEY": "sk-refused-by-the-fake"}
+    done = subprocess.run(
+        ["sh", "-c", f'"$0" status --json {closed}', *_script()],
+        env=environ,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == cli.EXIT_NOT_SIGNED_IN
+    assert "Traceback" not in done.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -485,3 +486,81 @@ def test_the_readme_lists_every_error_kind() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     listed = set(re.findall(r"^\| `([a-z-]+)` \| (\d+) \|", readme, flags=re.MULTILINE))
     assert listed == {(kind, str(code)) for kind, (code, _) in ERROR_KINDS.items()}
+
+
+# --- found in review --------------------------------------------------------------------
+
+
+def test_the_demo_never_writes_a_project_above_its_temporary_directory(
+    machine: Machine, project: Path
+) -> None:
+    # A .brv above the temporary directory (the user's, or a hostile /tmp/.brv
+    # pointer) must never become the demo's project.
+    temporary = project / "tmp"
+    temporary.mkdir()
+    machine.monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    pin_file = project / ".brv" / "brv-provider.json"
+    before = pin_file.read_bytes()
+    assert machine.run("demo", cwd=project).code == cli.EXIT_OK
+    assert pin_file.read_bytes() == before
+
+
+def test_an_empty_provider_flag_is_bad_usage_and_an_empty_variable_is_unset(
+    machine: Machine, tmp_path: Path
+) -> None:
+    for value in ("", "  "):
+        result = machine.run("status", "--provider", value, cwd=tmp_path)
+        assert result.code == cli.EXIT_USAGE
+        assert "--provider: the provider name is empty" in result.error_line()
+    machine.connect("openai")
+    machine.monkeypatch.setenv("BRV_ACTIVE_PROVIDER", "")
+    assert machine.run("status", cwd=tmp_path).lines[0] == "Using openai"
+
+
+def test_an_unusable_providers_json_says_why(machine: Machine, tmp_path: Path) -> None:
+    (machine.config_dir / "providers.json").write_text("nope")
+    result = machine.run("status", cwd=tmp_path)
+    assert result.code == cli.EXIT_OK
+    assert "providers.json is not JSON, so brv reads it as none" in result.err
+
+
+def test_pin_json_names_the_pin_it_replaced(machine: Machine, project: Path) -> None:
+    first = json.loads(machine.run("pin", "acme", "--json", cwd=project).out)["pin"]
+    assert (first["action"], first["previousTeamId"]) == ("pinned", "org-beta")
+    again = json.loads(machine.run("pin", "acme", "--json", cwd=project).out)["pin"]
+    assert (again["action"], again["previousTeamId"]) == ("unchanged", ACME_TEAM_ID)
+
+
+def test_project_option_on_a_subdirectory_finds_its_project(
+    machine: Machine, project: Path, tmp_path: Path
+) -> None:
+    # As if run there: brv and billing-core agree on the pin that applies.
+    result = machine.run("status", "--project", str(project / "src" / "deep"), cwd=tmp_path)
+    assert result.lines == [BETA_LINE, f"Project: {project.resolve()} (--project)"]
+    assert not (project / "src" / "deep" / ".brv").exists()
+
+
+def test_a_refused_session_says_what_was_answered_once(machine: Machine, tmp_path: Path) -> None:
+    machine.monkeypatch.setenv("BRV_SESSION_KEY", "sk-someone-else")
+    for command in ("status", "teams"):
+        line = machine.run(command, cwd=tmp_path).error_line()
+        assert line.startswith("billing-core: error: the session was refused (HTTP 401: ")
+        assert line.count("sign in again") == 1
+
+
+def test_require_funds_with_another_provider_reads_no_endpoint(
+    machine: Machine, tmp_path: Path
+) -> None:
+    machine.connect("openai")
+    machine.monkeypatch.setenv("BRV_BILLING_BASE_URL", "not a url")
+    result = machine.run("status", "--require-funds", cwd=tmp_path)
+    assert result.code == cli.EXIT_OK
+    assert "nothing to check: openai is the active provider" in result.err
+
+
+def test_plain_http_to_a_remote_host_names_the_variable(machine: Machine, tmp_path: Path) -> None:
+    machine.monkeypatch.setenv("BRV_IAM_BASE_URL", "http://teams.example.com")
+    result = machine.run("teams", "--json", cwd=tmp_path)
+    assert result.code == cli.EXIT_USAGE
+    assert json.loads(result.out)["error"]["kind"] == "bad-endpoint"
+    assert result.error_line().startswith("billing-core: error: BRV_IAM_BASE_URL: ")

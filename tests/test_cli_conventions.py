@@ -38,7 +38,7 @@ from billing_core.models import (
 )
 from billing_core.resolution import TeamChoice
 from billing_core.testing import FakeBillingApi
-from billing_core.testing.sample import sample_account
+from billing_core.testing.sample import ACME_TEAM_ID, SIDE_PROJECT_TEAM_ID, sample_account
 
 SESSION_KEY = "sk-live-CONVENTIONS-0a1b2c3d"
 ERASE = "\r\x1b[K"
@@ -269,6 +269,20 @@ def test_an_abbreviated_json_flag_gets_no_document(run: _Runner) -> None:
         (["--clear", "pin"], "unknown flag '--clear' (did you mean 'pin --clear'?)"),
         # ...but not another subcommand's.
         (["teams", "--require-funds"], "unknown flag '--require-funds'"),
+        (["--clear", "status"], "unknown flag '--clear'"),
+        # With no command, any command's flag counts: the first command that has it.
+        (["--json"], "unknown flag '--json' (did you mean 'status --json'?)"),
+        (["--jsno"], "unknown flag '--jsno' (did you mean 'status --json'?)"),
+        (
+            ["--require-funds"],
+            "unknown flag '--require-funds' (did you mean 'status --require-funds'?)",
+        ),
+        (["--clear"], "unknown flag '--clear' (did you mean 'pin --clear'?)"),
+        # A flag's name typed as a command.
+        (["help"], "unknown command 'help' (did you mean '--help'?)"),
+        (["version"], "unknown command 'version' (did you mean '--version'?)"),
+        (["Version"], "unknown command 'Version' (did you mean '--version'?)"),
+        (["json"], "unknown command 'json' (did you mean 'status --json'?)"),
     ],
 )
 def test_unknown_commands_and_flags_say_what_was_meant(argv: list[str], message: str) -> None:
@@ -279,6 +293,11 @@ def test_unknown_commands_and_flags_say_what_was_meant(argv: list[str], message:
 
 def test_without_a_command_an_unknown_flag_is_named_first() -> None:
     assert _main("-v").error_line().endswith("(did you mean '-V'?)")
+    # A command's flag with no command: the suggestion, and no JSON document (which command's?).
+    json_alone = _main("--json")
+    assert json_alone.error_line().endswith("(did you mean 'status --json'?)")
+    assert (json_alone.code, json_alone.out) == (EXIT_USAGE, "")
+    assert json_alone.usage.startswith(f"usage: {PROG} [-h]")
     missing = _main()
     assert missing.error_line() == f"{PROG}: error: the following arguments are required: COMMAND"
 
@@ -439,8 +458,8 @@ def test_help_shows_the_real_defaults() -> None:
     assert f"(default: {DEFAULT_TIMEOUT:g}; at most {MAX_TIMEOUT:g})" in text
     assert "(default: 10;" in text
     assert (
-        "the project (default: found from the current directory the way brv finds it:"
-        " the nearest .brv up the tree)" in text
+        "find the project from DIR instead of the current directory, the way brv finds it:"
+        " the nearest .brv up the tree" in text
     )
 
 
@@ -691,51 +710,64 @@ def test_no_indicator_is_even_started_when_piped_or_not_allowed(
 
 
 def test_wants_progress_needs_a_terminal_that_obeys_escapes() -> None:
-    assert terminal.wants_progress(_TtyErr(), {}) is True
-    assert terminal.wants_progress(_TtyErr(), {"TERM": "dumb"}) is False
-    assert terminal.wants_progress(io.StringIO(), {}) is False
-    assert terminal.wants_progress(_TtyErr(), {"NO_COLOR": "1"}) is True  # colour is another matter
+    assert terminal.wants_progress(_TtyErr(), _TtyErr(), {}) is True
+    assert terminal.wants_progress(_TtyErr(), _TtyErr(), {"TERM": "dumb"}) is False
+    assert terminal.wants_progress(_TtyErr(), io.StringIO(), {}) is False
+    # colour is another matter
+    assert terminal.wants_progress(_TtyErr(), _TtyErr(), {"NO_COLOR": "1"}) is True
 
 
-def _run_with_stderr_on_a_pty(
-    argv: Sequence[str], env: dict[str, str], cwd: Path
+def test_wants_progress_needs_stdout_on_a_terminal_too() -> None:
+    # `billing-core teams | less`, `line=$(billing-core status)`: a program reads the answer.
+    assert terminal.wants_progress(io.StringIO(), _TtyErr(), {}) is False
+
+
+def _run_on_a_pty(
+    argv: Sequence[str], env: dict[str, str], cwd: Path, *, stdout_on_a_pty: bool = True
 ) -> tuple[int, str, str]:
-    """Run the console script with stderr on a pseudo-terminal (stdout piped); return
-    the exit code, stdout and what the terminal received."""
+    """Run the console script with stderr on a pseudo-terminal, and stdout on another
+    one or piped; return the exit code, stdout and what stderr's terminal received."""
     import pty  # POSIX only, like the rest of these pty tests
 
-    master, slave = pty.openpty()
+    err_master, err_slave = pty.openpty()
+    out_master, out_slave = pty.openpty() if stdout_on_a_pty else (-1, subprocess.PIPE)
     try:
         process = subprocess.Popen(
             [_script(), *argv],
             env={**env, "TERM": "xterm"},
             cwd=cwd,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=slave,
+            stdout=out_slave,
+            stderr=err_slave,
         )
     finally:
-        os.close(slave)
-    received = bytearray()
+        os.close(err_slave)
+        if stdout_on_a_pty:
+            os.close(out_slave)
+    received = {err_master: bytearray(), out_master: bytearray()}
+    open_masters = [master for master in received if master >= 0]
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the terminal's other end closed
+        while open_masters and time.monotonic() < deadline:
+            ready, _, _ = select.select(open_masters, [], [], 1)
+            if not ready and process.poll() is not None:
                 break
-            if not chunk:
-                break
-            received += chunk
-        out, _ = process.communicate(timeout=60)
+            for master in ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the terminal's other end closed
+                    chunk = b""
+                if chunk:
+                    received[master] += chunk
+                else:
+                    open_masters.remove(master)
+        piped, _ = process.communicate(timeout=60)
     finally:
-        os.close(master)
-    return process.returncode, out.decode(), received.decode(errors="replace")
+        for master in received:
+            if master >= 0:
+                os.close(master)
+    out = received[out_master] if stdout_on_a_pty else piped
+    return process.returncode, out.decode(), received[err_master].decode(errors="replace")
 
 
 pty_only = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
@@ -746,12 +778,23 @@ def test_a_slow_upstream_shows_the_indicator_on_a_terminal(
     api: FakeBillingApi, env: dict[str, str], project: Path
 ) -> None:
     api.fail("usages", latency=1.5, times=1)  # a normal answer, slowly
-    code, out, screen = _run_with_stderr_on_a_pty(["status"], env, project)
+    code, out, screen = _run_on_a_pty(["status"], env, project)
     assert code == EXIT_OK, screen
     assert "Billing: Acme Corp (12,400 credits, PRO)" in out
     assert "resolving billing" in screen
     assert screen.rstrip("\n").endswith(ERASE)  # erased: the terminal is left clean
+
+
+@pty_only
+def test_no_indicator_when_stdout_is_piped_even_with_stderr_on_a_terminal(
+    api: FakeBillingApi, env: dict[str, str], project: Path
+) -> None:
+    api.fail("usages", latency=1.5, times=1)
+    code, out, screen = _run_on_a_pty(["status"], env, project, stdout_on_a_pty=False)
+    assert code == EXIT_OK, screen
+    assert "Billing: Acme Corp (12,400 credits, PRO)" in out
     assert "\x1b[" not in out  # stdout, piped, holds no escape
+    assert screen == ""
 
 
 @pty_only
@@ -759,7 +802,7 @@ def test_no_indicator_with_json_even_on_a_terminal(
     api: FakeBillingApi, env: dict[str, str], project: Path
 ) -> None:
     api.fail("usages", latency=1.5, times=1)
-    code, out, screen = _run_with_stderr_on_a_pty(["status", "--json"], env, project)
+    code, out, screen = _run_on_a_pty(["status", "--json"], env, project)
     assert code == EXIT_OK, screen
     assert json.loads(out)["status"] is not None
     assert screen == ""
@@ -829,13 +872,13 @@ def test_the_table_fits_the_width_with_every_slug_whole(width: int) -> None:
     assert all(terminal.display_width(line) <= limit for line in lines), "\n".join(lines)
     body = lines[1 : 1 + len(_CHOICES)]
     for choice, line in zip(_CHOICES, body, strict=True):
-        assert f"  {choice.team.slug}  " in line  # whole, between its gaps
+        assert choice.team.slug in line.split()  # whole, between its gaps
     if width == 200:
         assert _LONG_NAME in body[0]
         assert "…" not in "\n".join(lines)
     else:
         assert _LONG_NAME not in body[0]
-        assert body[0].startswith(">  The")
+        assert body[0].lstrip("> ").startswith("The")
         assert "…" in body[0]
 
 
@@ -846,7 +889,8 @@ def test_a_small_table_fits_forty_columns() -> None:
     ]
     lines = _table(40, choices)
     assert all(terminal.display_width(line) <= 40 for line in lines), "\n".join(lines)
-    assert lines[1].startswith(">  Rese…  rd    900 / 1k")
+    # The narrow layout: its short cells leave more of the name than the wide one could.
+    assert lines[1] == "> Research Depart… rd   900/1k  pinned"
     assert "`billing-core pin TEAM`" in "\n".join(lines)  # the hint wrapped, never split
 
 
@@ -890,12 +934,82 @@ def test_teams_honours_columns(
     lines = _shown(result.out)
     rows = [line for line in lines if "acme" in line or "side-project" in line][:2]
     assert len(rows) == 2
-    assert all("  acme  " in row or "  side-project  " in row for row in rows)
-    table = lines[: 1 + len(rows)]
-    widest = max(terminal.display_width(line) for line in table)
-    if columns >= 80:
-        assert widest <= columns
+    assert all("acme" in row.split() or "side-project" in row.split() for row in rows)
+    widest = max(terminal.display_width(line) for line in lines)
+    assert widest <= columns, "\n".join(lines)
     assert (_LONG_NAME in result.out) == (columns == 200)
+
+
+def _state_cells(rows: Sequence[str], header: str) -> list[str]:
+    """The last column of ``rows``: from where ``header`` shows its last column on."""
+    start = header.rindex(header.split()[-1])
+    return [row[start:] for row in rows]
+
+
+@pytest.mark.parametrize("columns", [40, 80, 200])
+def test_the_sample_teams_fit_the_columns_and_say_which_can_be_pinned(
+    run: _Runner, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = run("teams")
+    assert result.code == EXIT_OK, result.err
+    lines = _shown(result.out)
+    # Every row and the hint under them, not only the table's widest line.
+    assert all(terminal.display_width(line) <= columns for line in lines), "\n".join(lines)
+    header, acme, side = lines[:3]
+    assert ("acme" in acme.split(), "side-project" in side.split()) == (True, True)  # whole
+    assert "`billing-core pin TEAM`" in "\n".join(lines)  # the hint wrapped, never split
+    states = _state_cells([acme, side], header)
+    if columns >= 80:
+        # The wide layout, unchanged where it fits.
+        assert header.split() == ["TEAM", "SLUG", "CREDITS", "TIER", "STATE"]
+        assert acme.split()[:6] == [">", "Acme", "Corp", "acme", "12.4k", "/"]
+        assert states == ["selectable", "not selectable: FREE tier"]
+    else:
+        # Whether each team can be pinned, whole: never "selecta…" nor "not sel…".
+        assert header.split() == ["TEAM", "SLUG", "CREDITS", "PINNABLE"]
+        assert acme.split()[2:] == ["acme", "12.4k/20k", "yes"]
+        assert side.split()[1:] == ["side-project", "500/500", "no:", "FREE"]
+        assert states == ["yes", "no: FREE"]
+
+
+def _sample_choices(*, pinned: str | None = None) -> list[TeamChoice]:
+    account = sample_account()
+    usages = {usage.organization_id: usage for usage in account.usages}
+    return [
+        TeamChoice(team=team, usage=usages.get(team.id), is_pinned=team.id == pinned)
+        for team in account.teams
+    ]
+
+
+def test_a_pinned_team_says_so_in_forty_columns() -> None:
+    lines = _table(40, _sample_choices(pinned=ACME_TEAM_ID))
+    assert all(terminal.display_width(line) <= 40 for line in lines), "\n".join(lines)
+    assert _state_cells(lines[1:3], lines[0]) == ["pinned", "no: FREE"]
+
+
+def test_a_team_without_usage_says_so_in_the_short_cells() -> None:
+    side = _sample_choices()[1]
+    ghost = TeamChoice(team=attrs.evolve(side.team, id="org-ghost", slug="ghost"), usage=None)
+    lines = _table(44, [ghost])
+    assert all(terminal.display_width(line) <= 44 for line in lines), "\n".join(lines)
+    assert lines[1].split() == [">", "Side", "Project", "ghost", "-", "no:", "no", "usage"]
+
+
+def test_a_pinned_team_that_cannot_be_billed_says_both_answer_first() -> None:
+    side = _sample_choices(pinned=SIDE_PROJECT_TEAM_ID)[1]
+    assert render._short_state_cell(side) == "no: FREE, pinned"
+    # Cut short as a last resort, the cell still begins with the answer.
+    lines = _table(1, [side])
+    assert lines[1].endswith("no: FRE…")
+
+
+def test_between_wide_and_narrow_the_compact_layout_keeps_the_tier_and_the_names() -> None:
+    lines = _table(60, _sample_choices())
+    assert all(terminal.display_width(line) <= 60 for line in lines), "\n".join(lines)
+    assert lines[0].split() == ["TEAM", "SLUG", "CREDITS", "TIER", "PINNABLE"]
+    assert lines[1].split() == [">", "Acme", "Corp", "acme", "12.4k/20k", "PRO", "yes"]
+    assert lines[2].split() == ["Side", "Project", "side-project", "500/500", "FREE", "no:", "FREE"]
 
 
 def test_the_ellipsis_falls_back_to_dots_where_it_cannot_be_shown() -> None:

@@ -627,7 +627,8 @@ def test_a_free_tier_team_is_refused_naming_the_paid_teams(flavor: Flavor) -> No
     with pytest.raises(InvalidPinError) as caught:
         _pin(flavor, "side", pins=(pins := InMemoryPinStore("org-beta")))
     assert str(caught.value) == (
-        "team Side is on the FREE tier and cannot be billed; paid teams: Acme, Beta"
+        "team Side is on the FREE tier and cannot be billed;"
+        " paid teams: Acme (slug acme-corp), Beta (slug beta)"
     )
     assert (pins.team_id, pins.writes) == ("org-beta", 0)
 
@@ -786,6 +787,8 @@ def test_http_pin_writes_the_paid_team_and_refuses_a_free_one(
     pins = FilePinStore(tmp_path / ".brv")
     assert _pin_over_http(flavor, fake_api, "acme-corp", pins) == TEAMS[0]
     assert pins.get_pinned_team_id() == "org-acme"
-    with pytest.raises(InvalidPinError, match="paid teams: Acme, Beta"):
+    with pytest.raises(
+        InvalidPinError, match=r"paid teams: Acme \(slug acme-corp\), Beta \(slug beta\)$"
+    ):
         _pin_over_http(flavor, fake_api, "side", pins)
     assert pins.get_pinned_team_id() == "org-acme"

@@ -383,8 +383,32 @@ def test_a_free_tier_team_is_refused_naming_the_paid_teams_alphabetically() -> N
     with pytest.raises(InvalidPinError) as caught:
         team_to_pin(teams=[ACME, BETA, HOME], usages=usages, query="home")
     assert str(caught.value) == (
-        "team Home is on the FREE tier and cannot be billed; paid teams: Acme Corp, Beta"
+        "team Home is on the FREE tier and cannot be billed;"
+        " paid teams: Acme Corp (slug acme-corp), Beta (slug b)"
     )
+
+
+def test_the_refusal_lists_what_to_type_for_each_paid_team() -> None:
+    # Two paid teams named alike are two entries, told apart by their slugs; a
+    # slug a free team shares would not pick the paid one alone: its id.
+    acme = team("org-1", name="acme", display="Acme Corp", slug="acme")
+    acme_eu = team("org-4", name="acme-eu", display="Acme Corp", slug="acme-eu")
+    beta = team("org-2", name="beta", display="Beta", slug="shared")
+    home = team("org-3", name="home", display="Home", slug="SHARED")
+    usages = [
+        usage("org-4", "Acme Corp", tier="PRO"),
+        usage("org-2", "Beta", tier="TEAM"),
+        usage("org-1", "Acme Corp", tier="PRO"),
+        usage("org-3", "Home"),
+    ]
+    with pytest.raises(InvalidPinError) as caught:
+        team_to_pin(teams=[acme, acme_eu, beta, home], usages=usages, query="home")
+    assert str(caught.value).endswith(
+        "; paid teams: Acme Corp (slug acme), Acme Corp (slug acme-eu), Beta (id org-2)"
+    )
+    # Each typed back picks its team.
+    teams = [acme, acme_eu, beta, home]
+    assert [match_team(teams, q) for q in ("acme", "acme-eu", "org-2")] == [acme, acme_eu, beta]
 
 
 def test_a_paid_team_missing_from_the_teams_is_named_by_its_usage() -> None:
@@ -399,7 +423,7 @@ def test_a_team_without_usage_is_refused() -> None:
     with pytest.raises(InvalidPinError) as caught:
         team_to_pin(teams=[ACME, BETA], usages=[PAID_BETA], query="acme")
     assert str(caught.value) == (
-        "team Acme Corp has no billing usage and cannot be billed; paid teams: Beta"
+        "team Acme Corp has no billing usage and cannot be billed; paid teams: Beta (slug b)"
     )
 
 
@@ -417,6 +441,10 @@ def test_match_errors_pass_through() -> None:
     twins = [team("t1", name="dup", display="One"), team("t2", name="DUP", display="Two")]
     with pytest.raises(AmbiguousTeamError):
         team_to_pin(teams=twins, usages=[], query="dup")
+
+
+def organization_label(u: BillingUsage) -> str:
+    return shown(u.organization_name if u.organization_name.strip() else u.organization_id)
 
 
 @st.composite
@@ -451,15 +479,19 @@ def test_a_team_is_pinned_iff_billing_reports_it_on_a_paid_tier(
         message = str(error)
         assert shows_safely(message)
         assert message.startswith(f"team {team_label(wanted)} ")
-        # Each paid team once, by its team label, else its name, else its id.
-        labels_by_id = {t.id: team_label(t) for t in teams}
-        labels = {
-            labels_by_id.get(u.organization_id)
-            or shown(u.organization_name if u.organization_name.strip() else u.organization_id)
-            for u in paid
+        # Each paid team once (by id): a listed team as the match errors suggest
+        # it, a team the team service does not list by its usage's name, else its id.
+        suggested = dict(zip([t.id for t in teams], listing(teams), strict=True))
+        labels = {t.id: team_label(t) for t in teams}
+        entries = {
+            u.organization_id: (labels[u.organization_id], suggested[u.organization_id])
+            if u.organization_id in suggested
+            else (named := organization_label(u), named)
+            for u in reversed(paid)  # reversed: an id's first usage is written last, and stays
         }
-        listing = ", ".join(sorted(labels, key=lambda label: (label.casefold(), label)))
-        assert message.endswith(f"; paid teams: {listing}" if paid else "; you have no paid team")
+        ordered = sorted(entries.values(), key=lambda e: (e[0].casefold(), e[0], e[1]))
+        expected = ", ".join(entry for _, entry in ordered)
+        assert message.endswith(f"; paid teams: {expected}" if paid else "; you have no paid team")
     else:
         assert pinned == wanted
         assert any(u.organization_id == wanted.id for u in paid)

@@ -27,12 +27,21 @@ import os
 from pathlib import Path
 from typing import Final
 
+from attrs import frozen
+
 from billing_core._json import json_kind, loads_strict
 from billing_core.adapters._small_file import UnreadableFile, read_small_file
 from billing_core.adapters.brv_local import brv_config_dir
 from billing_core.resolution import BYTEROVER_PROVIDER
 
-__all__ = ["NO_PROVIDER", "PROVIDERS_FILE", "check_provider_spelling", "read_active_provider"]
+__all__ = [
+    "NO_PROVIDER",
+    "PROVIDERS_FILE",
+    "ActiveProviderRead",
+    "check_provider_spelling",
+    "load_active_provider",
+    "read_active_provider",
+]
 
 PROVIDERS_FILE: Final = "providers.json"
 """The provider settings, in the config directory."""
@@ -47,22 +56,34 @@ _MAX_BYTES: Final = 256 * 1024
 _logger = logging.getLogger(__name__)
 
 
-def read_active_provider(*, config_dir: str | os.PathLike[str] | None = None) -> str:
-    """The brv CLI's active provider id, as brv reads it: ``""`` when none is connected.
+@frozen
+class ActiveProviderRead:
+    """What reading brv's ``providers.json`` found: the provider id, and why the file
+    could not be used if it could not (``provider`` is then :data:`NO_PROVIDER`, as in brv).
 
-    ``config_dir`` defaults to :func:`brv_config_dir`. The value is returned
-    as written (brv compares it exactly). Never raises for what it finds: a
-    missing file, an unreadable one (permissions, a directory or a FIFO in
-    its place, more than 256 KiB), invalid JSON, or a document without a
-    string ``activeProvider`` and an object ``providers`` all give
-    :data:`NO_PROVIDER`, as in brv; all but the missing file are logged.
+    ``problem`` names the file and the reason, never its contents.
+    """
+
+    provider: str
+    problem: str | None = None
+
+
+def load_active_provider(*, config_dir: str | os.PathLike[str] | None = None) -> ActiveProviderRead:
+    """The brv CLI's active provider id and, when ``providers.json`` is there but
+    unusable, why; never raises for what it finds (see :func:`read_active_provider`).
+
+    >>> import tempfile, pathlib
+    >>> directory = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (directory / "providers.json").write_text("nope")
+    >>> load_active_provider(config_dir=directory).problem.endswith("is not JSON")
+    True
     """
     directory = brv_config_dir() if config_dir is None else Path(config_dir)
     path = directory / PROVIDERS_FILE
     try:
         raw = read_small_file(path, limit=_MAX_BYTES)
     except FileNotFoundError:
-        return NO_PROVIDER
+        return ActiveProviderRead(NO_PROVIDER)
     except UnreadableFile as exc:
         return _unusable(path, exc.reason)
     try:
@@ -79,7 +100,24 @@ def read_active_provider(*, config_dir: str | os.PathLike[str] | None = None) ->
     # JavaScript's typeof says "object" for an array too, and brv accepts it.
     if not isinstance(providers, dict | list):
         return _unusable(path, "has no object providers")
-    return active
+    return ActiveProviderRead(active)
+
+
+def read_active_provider(*, config_dir: str | os.PathLike[str] | None = None) -> str:
+    """The brv CLI's active provider id, as brv reads it: ``""`` when none is connected.
+
+    ``config_dir`` defaults to :func:`brv_config_dir`. The value is returned
+    as written (brv compares it exactly). Never raises for what it finds: a
+    missing file, an unreadable one (permissions, a directory or a FIFO in
+    its place, more than 256 KiB), invalid JSON, or a document without a
+    string ``activeProvider`` and an object ``providers`` all give
+    :data:`NO_PROVIDER`, as in brv; all but the missing file are logged
+    (:func:`load_active_provider` returns the reason instead).
+    """
+    read = load_active_provider(config_dir=config_dir)
+    if read.problem is not None:
+        _logger.warning("%s; reading it as brv does: no provider connected", read.problem)
+    return read.provider
 
 
 def check_provider_spelling(value: str) -> str | None:
@@ -103,6 +141,6 @@ def check_provider_spelling(value: str) -> str | None:
     )
 
 
-def _unusable(path: Path, reason: str) -> str:
-    _logger.warning("%s %s; reading it as brv does: no provider connected", path, reason)
-    return NO_PROVIDER
+def _unusable(path: Path, reason: str) -> ActiveProviderRead:
+    shown = str(path) if str(path).isprintable() else repr(str(path))
+    return ActiveProviderRead(NO_PROVIDER, f"{shown} {reason}")

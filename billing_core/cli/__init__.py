@@ -35,13 +35,14 @@ control and invisible formatting characters escaped (``\\x1b``, ``\\u202e``),
 so they can neither drive the terminal nor forge a line; ``--json`` escapes
 them the JSON way.
 
-With ``--json`` (``status``, ``teams``) stdout holds one JSON document
-whatever the exit code, the error line still going to stderr: ``status``
-prints ``{"status": <wire JSON or null>, "problems": [{"part", "message"}]}``
-and, when it exits non-zero, ``"error": {"code", "message"}`` in it too;
-``teams`` prints its rows as a list, or ``{"error": {"code", "message"}}``
-when it exits non-zero. ``error.message`` is the stderr line without its
-``billing-core: error:`` prefix.
+With ``--json`` (``status``, ``teams``, ``pin``) stdout holds one JSON
+document whatever the exit code, always of one shape, the error line still
+going to stderr: the command's own key (``"status"``, ``"teams"`` or
+``"pin"``), ``"problems"``, ``"project"`` and, when it exits non-zero,
+``"error": {"code", "kind", "message"}``. ``error.kind`` is one of
+:data:`~billing_core.cli.exits.ERROR_KINDS`, ``error.message`` the stderr line
+without its ``billing-core: error:`` prefix; ``docs/cli-json.schema.json`` is
+the JSON Schema of every document.
 
 The package, one job per module: :mod:`~billing_core.cli.exits` (exit codes
 and the expected failure), :mod:`~billing_core.cli.settings` (environment and
@@ -62,7 +63,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 # The commands and their rendering load only once a command runs: `--help` and
 # `--version` do without them, and `--version` without the settings and the
@@ -181,6 +182,11 @@ def _interrupt_once(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _devnull() -> TextIO:
+    # Open for the rest of the run, which is short: nothing to close.
+    return open(os.devnull, "w", encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
@@ -202,15 +208,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     environ = os.environ
     json_command = _json_command(arguments)
+    # Started with stdout or stderr closed (`>&-`), Python sets them to None:
+    # what would go there is dropped, and the exit code still says what happened.
+    out = sys.stdout if sys.stdout is not None else _devnull()
+    err = sys.stderr if sys.stderr is not None else _devnull()
     console = Console(
-        out=sys.stdout,
-        err=sys.stderr,
-        colour=wants_colour(sys.stdout, environ),
+        out=out,
+        err=err,
+        colour=wants_colour(out, environ),
         secret=environ.get(_ENV_SESSION_KEY) or None,
         prog=PROG,
         # Never with --json: its reader wants the document, not a spinner.
-        progress=json_command is None and wants_progress(sys.stderr, environ),
-        width=terminal_width(sys.stdout, environ),
+        progress=json_command is None and wants_progress(out, err, environ),
+        width=terminal_width(out, environ),
     )
     settings: _Settings | None = None  # once read: the project a failure document names
     try:

@@ -41,6 +41,7 @@ from billing_core.cli.settings import (
 from billing_core.cli.terminal import Console, printable
 from billing_core.errors import (
     AmbiguousTeamError,
+    BillingAuthError,
     BillingError,
     InsufficientCreditsError,
     InvalidPinError,
@@ -69,16 +70,19 @@ if TYPE_CHECKING:
 
 
 def _status_failure(
-    status: StatusBilling | None, problems: Sequence[Problem], *, settings: _Settings
+    status: StatusBilling | None,
+    problems: Sequence[Problem],
+    *,
+    settings: _Settings,
+    refused: BillingAuthError | None,
 ) -> _CliError | None:
     """Why no status could be resolved, or ``None`` when one was."""
     if status is not None:
         return None
     if not settings.session_key:
         return settings.signed_out()
-    auth = [p.message for p in problems if p.part == "auth"]
-    if auth:
-        return _refused("; ".join(auth), source=settings.session_source)
+    if any(p.part == "auth" for p in problems):
+        return _refused(refused, source=settings.session_source)
     reasons = "; ".join(f"{p.part}: {p.message}" for p in problems) or "no answer"
     return _CliError(
         EXIT_UNAVAILABLE, f"billing is unavailable at {settings.billing_host()} ({reasons})"
@@ -178,7 +182,8 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console)
             # A wrong base URL, not an outage: no status would ever come from it.
             raise settings.wrong_base_url(billing.not_found)
         status, problems = resolution.status, list(resolution.problems)
-        failure = _status_failure(status, problems, settings=settings)
+        refused = billing.refused if isinstance(billing, _WatchedBilling) else None
+        failure = _status_failure(status, problems, settings=settings, refused=refused)
         if (
             failure is not None
             and failure.code == EXIT_NOT_SIGNED_IN
@@ -209,14 +214,21 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console)
             if unread_pin is not None:
                 refusal = _CliError(EXIT_NO_FUNDS, unread_pin, kind="pin-unreadable")
             else:
-                hints = CommandHints(web_app_url=settings.require_endpoints().web_app_url)
-                refused = _funds_refusal(status, usages, teams=teams, hints=hints)
+                # The link is a bonus: a malformed BRV_WEB_APP_URL must not fail the gate.
+                web_app = None if settings.endpoints is None else settings.endpoints.web_app_url
+                hints = CommandHints(web_app_url=web_app)
+                words = _funds_refusal(status, usages, teams=teams, hints=hints)
                 kind = "invalid-pin" if isinstance(status, InvalidPinBilling) else "no-funds"
-                refusal = None if refused is None else _CliError(EXIT_NO_FUNDS, refused, kind=kind)
+                refusal = None if words is None else _CliError(EXIT_NO_FUNDS, words, kind=kind)
         if require_funds and isinstance(status, OtherProviderBilling):
+            active = (
+                f"{printable(settings.provider)} is the active provider"
+                if settings.provider
+                else "no provider is connected"
+            )
             console.warn(
-                f"--require-funds: nothing to check: {printable(settings.provider or '(none)')}"
-                f" is the active provider, and only {BYTEROVER_PROVIDER} is billed in credits"
+                f"--require-funds: nothing to check: {active},"
+                f" and only {BYTEROVER_PROVIDER} is billed in credits"
             )
     if failure is None and refusal is not None:
         failure = refusal
@@ -227,8 +239,13 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console)
         _print_billing_line(console, status)
         console.print(_project_line(settings))
     if not as_json and settings.provider == "" and isinstance(status, OtherProviderBilling):
+        why = (
+            "brv's providers.json names none"
+            if settings.provider_problem is None
+            else f"{printable(settings.provider_problem)}, so brv reads it as none"
+        )
         console.warn(
-            "no LLM provider is connected (brv's providers.json names none): nothing is billed;"
+            f"no LLM provider is connected ({why}): nothing is billed;"
             f" pass --provider {BYTEROVER_PROVIDER} to see the credits"
         )
     if status is None and failure is not None:
@@ -284,7 +301,7 @@ def _cmd_pin(args: argparse.Namespace, settings: _Settings, console: Console) ->
 
     session_key = settings.require_session_key()
     pins = settings.pin_store()
-    previous = _pin_to_clear(pins) if clear else None
+    previous = _pin_in_place(pins)
     # Clearing asks the upstream nothing: no endpoint is needed, nor checked.
     billing_service: BillingService = _NoBillingService() if clear else settings.billing_service()
     team_service_: TeamService = _NoBillingService() if clear else settings.team_service()
@@ -333,7 +350,7 @@ def _pin_document(
     from billing_core.wire import to_wire
 
     if team is not None:
-        action = "pinned"
+        action = "unchanged" if previous == team.id else "pinned"
     elif previous is not None or backup is not None:
         action = "cleared"
     else:
@@ -366,8 +383,8 @@ def _pin_refusal_kind(exc: BillingError) -> str:
     return "team-not-billable"
 
 
-def _pin_to_clear(pins: FilePinStore) -> str | None:
-    """The pin about to be cleared, to name it once it is gone.
+def _pin_in_place(pins: FilePinStore) -> str | None:
+    """The pin about to be replaced or cleared, to name it once it is gone.
 
     An unreadable pin counts as none: clearing it rewrites the file, keeping
     the old bytes in a backup, and the message names the backup instead.

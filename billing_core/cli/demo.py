@@ -72,7 +72,12 @@ def run_demo(console: Console, *, run_step: RunStep) -> int:
         FakeBillingApi(sample_account()) as api,
     ):
         console.hide(api.session_key)
-        upstream = DemoUpstream(environ=api.brv_environ(), project=Path(project).resolve())
+        root = Path(project).resolve()
+        # Its own .brv, so that the project search stops here: a .brv above the
+        # temporary directory (the user's, or a hostile /tmp/.brv pointer) is
+        # never the demo's project, and its pin is never written.
+        (root / ".brv").mkdir()
+        upstream = DemoUpstream(environ=api.brv_environ(), project=root)
         console.print(f"Project: {upstream.project} (a temporary directory)")
         step(
             "Nothing pinned, exactly one paid team: billing picks Acme Corp by itself.",

@@ -158,6 +158,11 @@ def _did_you_mean(suggestion: str | None) -> str:
     return "" if suggestion is None else f" (did you mean {suggestion!r}?)"
 
 
+def _where(flag: str, command: str | None) -> str:
+    """``flag`` as it is typed: after its command (``status --json``), if it needs one."""
+    return flag if command is None else f"{command} {flag}"
+
+
 def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
     """The flags ``parser`` offers (those its help shows, and ``-h``)."""
     return {
@@ -205,8 +210,8 @@ def _add_common_options(
         metavar="DIR",
         default=default(None),
         help=help_text(
-            "the project (default: found from the current directory the way brv finds it:"
-            " the nearest .brv up the tree)"
+            "find the project from DIR instead of the current directory, the way brv"
+            " finds it: the nearest .brv up the tree"
         ),
     )
     parser.add_argument(
@@ -262,8 +267,34 @@ class _Parser(argparse.ArgumentParser):
             flag = self._unknown_flag_before(value)
             if flag is not None:
                 self.error(self._unknown_message([flag], None, None))
-            self.error(f"unknown command {value!r}{_did_you_mean(_closest(value, self.commands))}")
+            suggestion = _closest(value, self.commands) or self._flag_named(value)
+            self.error(f"unknown command {value!r}{_did_you_mean(suggestion)}")
         super()._check_value(action, value)
+
+    def _flag_named(self, word: str) -> str | None:
+        """The flag ``word`` names without its dashes (``help``: ``--help``), as it is typed.
+
+        People coming from git or go type ``billing-core help`` and
+        ``billing-core version``; ``json`` and ``clear`` name a command's flag.
+        """
+        flag = f"--{word.casefold()}"
+        flags = self._flags(None)
+        return _where(flag, flags[flag]) if flag in flags else None
+
+    def _flags(self, command: str | None) -> dict[str, str | None]:
+        """The flags a mistake may have meant, each with the command it goes after
+        (``None``: this parser's own).
+
+        The command's flags when one is given; without one, every command's,
+        each with the first command that has it (they are listed most used
+        first: ``--json`` is ``status --json``).
+        """
+        flags: dict[str, str | None] = dict.fromkeys(_option_strings(self))
+        others = self.commands if command is None else {command: self.commands[command]}
+        for name, sub in others.items():
+            for option in _option_strings(sub):
+                flags.setdefault(option, name)
+        return flags
 
     def _unknown_flag_before(self, command: str) -> str | None:
         known = _option_strings(self)
@@ -307,13 +338,12 @@ class _Parser(argparse.ArgumentParser):
         flag = next((arg.partition("=")[0] for arg in unknown if _reads_as_option(arg)), None)
         if flag is None:
             return f"unrecognized arguments: {' '.join(unknown)}"
-        mine = _option_strings(self)
-        theirs = _option_strings(sub) - mine if sub is not None else set()
-        suggestion = _closest(flag, mine | theirs)
-        if suggestion in theirs:
-            # Given before the command, a flag of the command: show where it goes.
-            suggestion = f"{command} {suggestion}"
-        return f"unknown flag {flag!r}{_did_you_mean(suggestion)}"
+        # Given before the command (or with none), a flag of a command: show
+        # where it goes. Only the command given counts, when there is one.
+        flags = self._flags(command if sub is not None else None)
+        suggestion = _closest(flag, flags)
+        meant = None if suggestion is None else _where(suggestion, flags[suggestion])
+        return f"unknown flag {flag!r}{_did_you_mean(meant)}"
 
 
 def _table(rows: Iterable[tuple[str, str]], *, width: int = 79) -> str:

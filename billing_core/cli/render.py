@@ -10,6 +10,8 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from attrs import frozen
+
 from billing_core.cli.exits import _CliError
 from billing_core.cli.terminal import Console, Piece, display_width, printable, tint, truncate
 from billing_core.models import InvalidPinBilling, Problem, StatusBilling
@@ -145,11 +147,12 @@ def _print_billing_line(console: Console, status: StatusBilling) -> None:
 # --- the team table -------------------------------------------------------------
 
 
-def _credits_cell(choice: TeamChoice) -> str:
+def _credits_cell(choice: TeamChoice, *, compact: bool = False) -> str:
     usage = choice.usage
     if usage is None:
         return "-"
-    cell = f"{format_credits(usage.remaining)} / {format_credits(usage.total_limit)}"
+    separator = "/" if compact else " / "
+    cell = f"{format_credits(usage.remaining)}{separator}{format_credits(usage.total_limit)}"
     word = _TONE_WORDS.get(usage_tone(usage))
     return cell if word is None else f"{cell} ({word})"
 
@@ -157,6 +160,10 @@ def _credits_cell(choice: TeamChoice) -> str:
 _REASONS: Final[Mapping[str, str]] = {
     "free-tier": "FREE tier",
     "no-usage": "no usage reported",
+}
+_SHORT_REASONS: Final[Mapping[str, str]] = {
+    "free-tier": "FREE",
+    "no-usage": "no usage",
 }
 
 
@@ -169,23 +176,79 @@ def _state_cell(choice: TeamChoice) -> str:
     return ", ".join(marks)
 
 
-# Columns of the table, and how narrow the ones that give way may get.
-_HEADER: Final = ("", "TEAM", "SLUG", "CREDITS", "TIER", "STATE")
-_TEAM, _STATE = 1, 5
-_GAP: Final = "  "
+def _short_state_cell(choice: TeamChoice) -> str:
+    """The state under a PINNABLE header: ``yes``, ``pinned``, ``no: FREE``, ``no: no usage``.
+
+    The answer comes first, so that a cell cut short still says whether the
+    team can be pinned; a pinned team that can be billed is just ``pinned``.
+    """
+    if choice.selectable:
+        return "pinned" if choice.is_pinned else "yes"
+    reason = choice.reason or ""
+    state = f"no: {_SHORT_REASONS.get(reason, reason)}"
+    return f"{state}, pinned" if choice.is_pinned else state
+
+
+@frozen
+class _Layout:
+    """One way to lay the table out: its header, its cells, the gap between columns."""
+
+    header: tuple[str, ...]
+    compact: bool  # the short CREDITS and state cells (they say the same in fewer columns)
+    tier: bool  # whether the TIER column is shown
+    gap: str
+
+    def row(self, choice: TeamChoice, *, preselected: str | None) -> tuple[str, ...]:
+        cells = [
+            ">" if choice.team.id == preselected else "",
+            team_label(choice.team),
+            choice.team.slug,
+            _credits_cell(choice, compact=self.compact),
+        ]
+        if self.tier:
+            cells.append(choice.tier or "-")
+        cells.append(_short_state_cell(choice) if self.compact else _state_cell(choice))
+        return tuple(cells)
+
+
+# The layouts, widest first: each says the same as the one before it in fewer
+# columns. The compact one only rewords (`12.4k/20k`, `no: FREE`); the narrow
+# one also drops the TIER column (the state still names the tier that stops a
+# team from being billed; the paid tier of the others is in the wide layout and
+# in --json) and narrows the gaps.
+_WIDE: Final = _Layout(
+    header=("", "TEAM", "SLUG", "CREDITS", "TIER", "STATE"), compact=False, tier=True, gap="  "
+)
+_COMPACT: Final = _Layout(
+    header=("", "TEAM", "SLUG", "CREDITS", "TIER", "PINNABLE"), compact=True, tier=True, gap="  "
+)
+_NARROW: Final = _Layout(
+    header=("", "TEAM", "SLUG", "CREDITS", "PINNABLE"), compact=True, tier=False, gap=" "
+)
+_TEAM: Final = 1
+_CREDITS: Final = 3
+_STATE: Final = -1  # the last column, in every layout
+# How narrow the TEAM column may get before the next layout is tried: in the
+# compact layout, as long as a name such as "Side Project" stays whole (it is
+# worth more than the TIER column); in the narrow one, a few characters.
+_ROOMY_TEAM: Final = 12
 _MIN_TEAM: Final = 5  # "Acme…": enough to tell most teams apart
-_MIN_STATE: Final = 8  # "pinned, …"
+_MIN_STATE: Final = 8  # "no: FRE…": still says no
 
 
-def _fit(widths: list[int], limit: int | None) -> list[int]:
-    """Column widths that fit ``limit`` columns: the TEAM column gives way first
-    (down to a few characters), then STATE; the others stay whole (the slug is
-    what `pin` takes). When even that is too wide, as narrow as it gets."""
-    if limit is None:
-        return widths
+def _line_width(widths: Sequence[int], gap: str) -> int:
+    return sum(widths) + len(gap) * (len(widths) - 1)
+
+
+def _fit(
+    widths: Sequence[int], limit: int, gap: str, floors: Sequence[tuple[int, int]]
+) -> list[int]:
+    """Column widths that fit ``limit`` columns if they can: each column in
+    ``floors`` gives way in turn, down to its floor; the others stay whole (the
+    slug is what `pin` takes). When even that is too wide, as narrow as it gets."""
     fitted = list(widths)
-    excess = sum(fitted) + len(_GAP) * (len(fitted) - 1) - limit
-    for column, floor in ((_TEAM, _MIN_TEAM), (_STATE, _MIN_STATE)):
+    excess = _line_width(fitted, gap) - limit
+    for column, floor in floors:
         if excess <= 0:
             break
         give = min(excess, max(fitted[column] - floor, 0))
@@ -194,30 +257,51 @@ def _fit(widths: list[int], limit: int | None) -> list[int]:
     return fitted
 
 
+def _natural_widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    return [max(display_width(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+
+def _rows(
+    layout: _Layout, choices: Sequence[TeamChoice], *, preselected: str | None
+) -> list[tuple[str, ...]]:
+    # Cells made printable before they are measured: a newline in a team name
+    # must not start a row, and the columns line up with what is shown.
+    return [
+        tuple(printable(cell) for cell in layout.row(choice, preselected=preselected))
+        for choice in choices
+    ]
+
+
+def _lay_out(
+    choices: Sequence[TeamChoice], *, preselected: str | None, limit: int | None
+) -> tuple[_Layout, list[tuple[str, ...]], list[int]]:
+    """The layout, its rows and its column widths: the wide layout if it fits
+    ``limit`` whole, else the compact one if it fits cutting at most a long
+    team name, else the narrow one, cut as it must be (TEAM, then the state)."""
+    if limit is None:
+        rows = _rows(_WIDE, choices, preselected=preselected)
+        return _WIDE, rows, _natural_widths(_WIDE.header, rows)
+    steps: tuple[tuple[_Layout, tuple[tuple[int, int], ...]], ...] = (
+        (_WIDE, ()),
+        (_COMPACT, ((_TEAM, _ROOMY_TEAM),)),
+        (_NARROW, ((_TEAM, _MIN_TEAM), (_STATE, _MIN_STATE))),
+    )
+    for layout, floors in steps:
+        rows = _rows(layout, choices, preselected=preselected)
+        widths = _fit(_natural_widths(layout.header, rows), limit, layout.gap, floors)
+        if _line_width(widths, layout.gap) <= limit:
+            break
+    # Out of the loop without a break: the narrow layout, as narrow as it gets.
+    return layout, rows, widths
+
+
 def _print_team_table(
     console: Console, choices: Sequence[TeamChoice], *, preselected: str | None
 ) -> None:
     if not choices:
         console.print("No teams.")
         return
-    # Cells made printable before they are measured: a newline in a team name
-    # must not start a row, and the columns line up with what is shown.
-    rows = [
-        tuple(
-            printable(cell)
-            for cell in (
-                ">" if choice.team.id == preselected else "",
-                team_label(choice.team),
-                choice.team.slug,
-                _credits_cell(choice),
-                choice.tier or "-",
-                _state_cell(choice),
-            )
-        )
-        for choice in choices
-    ]
-    natural = [max(display_width(row[i]) for row in (_HEADER, *rows)) for i in range(len(_HEADER))]
-    widths = _fit(natural, console.width)
+    layout, rows, widths = _lay_out(choices, preselected=preselected, limit=console.width)
     ellipsis = console.ellipsis
 
     def line(cells: Sequence[str], tones: Sequence[BillingTone | None]) -> list[Piece]:
@@ -229,13 +313,13 @@ def _print_team_table(
             text = shown.rstrip() if index == last else _pad(shown, width)
             pieces.append(tint(text, tone) if tone is not None else text)
             if index != last:
-                pieces.append(_GAP)
+                pieces.append(layout.gap)
         return pieces
 
-    console.print(*line(_HEADER, [None] * len(_HEADER)))
+    console.print(*line(layout.header, [None] * len(layout.header)))
     for choice, row in zip(choices, rows, strict=True):
-        tones: list[BillingTone | None] = [None] * len(_HEADER)
-        tones[3] = usage_tone(choice.usage) if choice.usage is not None else None
+        tones: list[BillingTone | None] = [None] * len(row)
+        tones[_CREDITS] = usage_tone(choice.usage) if choice.usage is not None else None
         console.print(*line(row, tones))
     hint = f"pin a selectable team with `{DEFAULT_COMMAND_HINTS.pin_team}`"
     console.print()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeAlias
@@ -97,15 +96,22 @@ _NO_SESSION: Final = f"run `{SIGN_IN_COMMAND}`, or set {ENV_SESSION_KEY} to your
 SessionSource: TypeAlias = Literal["environment", "brv login"]
 
 
-def _refused(detail: str, *, source: SessionSource | None) -> _CliError:
-    """The session was sent and refused (401/403): one wording for every command."""
+def _refused(exc: BillingAuthError | None, *, source: SessionSource | None) -> _CliError:
+    """The session was sent and refused (401/403): one wording for every command.
+
+    ``exc`` is the refusal, for its HTTP status and message, when it is known.
+    """
     fix = (
         f"sign in again and update {ENV_SESSION_KEY}"
         if source == "environment"
         else f"run `{SIGN_IN_COMMAND}` again"
     )
+    detail = ""
+    if exc is not None:
+        status = "" if exc.status_code is None else f"HTTP {exc.status_code}: "
+        detail = f" ({status}{exc.message})"
     return _CliError(
-        EXIT_NOT_SIGNED_IN, f"the session was refused ({detail}): {fix}", kind="session-refused"
+        EXIT_NOT_SIGNED_IN, f"the session was refused{detail}: {fix}", kind="session-refused"
     )
 
 
@@ -138,7 +144,7 @@ def _upstream_errors(
         yield
     except BillingAuthError as exc:
         source = None if settings is None else settings.session_source
-        raise _refused(exc.message, source=source) from exc
+        raise _refused(exc, source=source) from exc
     except NotAuthenticatedError as exc:
         if settings is None:
             raise _signed_out(_NO_SESSION) from exc
@@ -156,6 +162,15 @@ def _upstream_errors(
         raise _CliError(
             EXIT_USAGE, f"cannot use the project's pin file: {exc}", kind="pin-file-unusable"
         ) from exc
+
+
+@contextlib.contextmanager
+def _named_setting(variable: str) -> Iterator[None]:
+    """A service refusing its URL (plain http to a remote host): bad usage naming the variable."""
+    try:
+        yield
+    except BillingConfigError as exc:
+        raise _CliError(EXIT_USAGE, f"{variable}: {exc}", kind="bad-endpoint") from exc
 
 
 # --- settings -------------------------------------------------------------------
@@ -179,7 +194,9 @@ class _Settings:
     session_problem: str | None = None
     session_problem_kind: str = "not-signed-in"
     provider: str
-    provider_source: Literal["flag", "environment", "brv providers.json", "demo"]
+    provider_source: ProviderSource
+    # Why brv's providers.json could not be used, if it could not.
+    provider_problem: str | None = None
     project: BrvProject
     project_given: bool = False
     timeout: float | None  # None: the HTTP adapters' default
@@ -245,14 +262,14 @@ class _Settings:
         from billing_core.adapters.http import HttpBillingService
 
         url = self.require_endpoints().billing_api_url
-        with _upstream_errors("reach the billing service"):
+        with _named_setting(ENV_BILLING_BASE_URL):
             return HttpBillingService(url, timeout=self.http_timeout())
 
     def team_service(self) -> HttpTeamService:
         from billing_core.adapters.http import HttpTeamService
 
         url = self.require_endpoints().iam_api_url
-        with _upstream_errors("reach the team service"):
+        with _named_setting(ENV_IAM_BASE_URL):
             return HttpTeamService(url, timeout=self.http_timeout())
 
     def http_timeout(self) -> float:
@@ -309,9 +326,12 @@ class _WatchedBilling:
     def __init__(self, inner: BillingService) -> None:
         self._inner = inner
         self.not_found: BillingApiError | None = None
+        self.refused: BillingAuthError | None = None
 
     def _watch(self, exc: BillingApiError) -> None:
-        if exc.status_code == 404 and not isinstance(exc, BillingAuthError):
+        if isinstance(exc, BillingAuthError):
+            self.refused = exc
+        elif exc.status_code == 404:
             self.not_found = exc
 
     def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
@@ -329,7 +349,11 @@ class _WatchedBilling:
             raise
 
     def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
-        return self._inner.get_free_user_limit(session_key)
+        try:
+            return self._inner.get_free_user_limit(session_key)
+        except BillingAuthError as exc:  # a 404 there is an answer, a refusal is not
+            self._watch(exc)
+            raise
 
     def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         return tuple(self._inner.get_usages(session_key))
@@ -376,17 +400,18 @@ def _directory(raw: str, *, what: str) -> Path:
 
 
 def _project(raw: str | None, *, cwd: Path | None) -> tuple[BrvProject, bool]:
-    """The project, and whether ``--project`` named it."""
-    from billing_core.adapters.brv_project import BRV_DIR, BrvProject, find_brv_project
+    """The project, and whether ``--project`` named where to look for it.
+
+    ``--project DIR`` is found exactly as if run in DIR (like ``git -C``): a
+    subdirectory or a linked worktree of a project leads to that project, as
+    brv would, so the two never disagree on which pin applies.
+    """
+    from billing_core.adapters.brv_project import find_brv_project
 
     try:
         if raw is None:
             return find_brv_project(cwd), False
-        given = _directory(raw, what="--project")
-        # The project is DIR itself; a worktree's DIR still leads to its project.
-        if os.path.lexists(given / BRV_DIR):
-            return find_brv_project(given), True
-        return BrvProject(root=given, source="cwd", worktree_root=given), True
+        return find_brv_project(_directory(raw, what="--project")), True
     except BillingConfigError as exc:
         hint = "" if raw is not None else "; pass --project DIR"
         raise _CliError(
@@ -430,26 +455,41 @@ def _session(environ: Mapping[str, str]) -> _Session:
     return _Session(None, problem=problem, problem_kind="login-unreadable")
 
 
-def _provider(
-    args: argparse.Namespace, environ: Mapping[str, str]
-) -> tuple[str, Literal["flag", "environment", "brv providers.json"]]:
+ProviderSource: TypeAlias = Literal["flag", "environment", "brv providers.json"]
+
+
+@frozen
+class _Provider:
+    name: str
+    source: ProviderSource
+    # Why brv's providers.json could not be used (then no provider is connected).
+    problem: str | None = None
+
+
+def _provider(args: argparse.Namespace, environ: Mapping[str, str]) -> _Provider:
+    """``--provider``, else ``BRV_ACTIVE_PROVIDER``, else brv's ``providers.json``."""
     from billing_core.adapters.brv_providers import check_provider_spelling
 
-    given: str | None = args.provider
-    if given is not None:
-        source: Literal["flag", "environment", "brv providers.json"] = "flag"
-        name = "--provider"
-    else:
-        given, source, name = environ.get(ENV_ACTIVE_PROVIDER), "environment", ENV_ACTIVE_PROVIDER
-    if given is not None and given.strip():
+    flag: str | None = args.provider
+    if flag is not None and not flag.strip():
+        # An empty flag is a slip (an unset shell variable), not "no provider".
+        raise _CliError(EXIT_USAGE, "--provider: the provider name is empty", kind="bad-provider")
+    candidates: tuple[tuple[str | None, ProviderSource, str], ...] = (
+        (flag, "flag", "--provider"),
+        (environ.get(ENV_ACTIVE_PROVIDER), "environment", ENV_ACTIVE_PROVIDER),
+    )
+    for given, source, name in candidates:
+        if given is None or not given.strip():
+            continue  # an empty variable is unset, as for every other variable
         misspelt = check_provider_spelling(given)
         if misspelt is not None:
             raise _CliError(EXIT_USAGE, f"{name}: {misspelt}", kind="bad-provider")
-        return given, source
+        return _Provider(given, source)
     from billing_core.adapters.brv_local import brv_config_dir
-    from billing_core.adapters.brv_providers import read_active_provider
+    from billing_core.adapters.brv_providers import load_active_provider
 
-    return read_active_provider(config_dir=brv_config_dir(environ=environ)), "brv providers.json"
+    read = load_active_provider(config_dir=brv_config_dir(environ=environ))
+    return _Provider(read.provider, "brv providers.json", read.problem)
 
 
 def _endpoints(environ: Mapping[str, str]) -> tuple[BrvEndpoints | None, str | None]:
@@ -464,7 +504,7 @@ def _settings(
 ) -> _Settings:
     """Read the settings of one run; ``cwd`` is where the project search starts."""
     project, project_given = _project(args.project, cwd=cwd)
-    provider, provider_source = _provider(args, environ)
+    provider = _provider(args, environ)
     session = _session(environ)
     endpoints, endpoints_problem = _endpoints(environ)
     return _Settings(
@@ -474,8 +514,9 @@ def _settings(
         session_source=session.source,
         session_problem=session.problem,
         session_problem_kind=session.problem_kind,
-        provider=provider,
-        provider_source=provider_source,
+        provider=provider.name,
+        provider_source=provider.source,
+        provider_problem=provider.problem,
         project=project,
         project_given=project_given,
         timeout=args.timeout,

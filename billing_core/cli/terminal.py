@@ -264,12 +264,16 @@ _ASCII_FRAMES: Final = "|/-\\"
 _ERASE_LINE: Final = "\r\x1b[K"  # back to the start of the line, then clear it
 
 
-def wants_progress(stream: TextIO, environ: Mapping[str, str]) -> bool:
-    """Progress indicators only on a terminal that obeys ``\\r`` and erase-line (not ``TERM=dumb``).
+def wants_progress(out: TextIO, err: TextIO, environ: Mapping[str, str]) -> bool:
+    """Progress indicators only when a person watches: ``out`` and ``err`` both
+    terminals that obey ``\\r`` and erase-line (not ``TERM=dumb``).
 
-    The caller adds its own conditions (never with ``--json``): see :class:`Console`.
+    A piped ``out`` (``billing-core teams | less``, ``line=$(billing-core
+    status)``) means a program reads the answer: a spinner on the terminal's
+    stderr would only draw over a pager or litter a script's run. The caller
+    adds its own conditions (never with ``--json``): see :class:`Console`.
     """
-    return environ.get("TERM") != "dumb" and _isatty(stream)
+    return environ.get("TERM") != "dumb" and _isatty(out) and _isatty(err)
 
 
 class _Indicator:
