@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Protocol
 
 import attrs
 import pytest
+from _cli_env import use_environ, user_environ
 from _cli_json import checked_document
 
 import billing_core.service
@@ -104,18 +104,8 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def env(api: FakeBillingApi, tmp_path: Path) -> dict[str, str]:
-    """The environment of a signed-in user of the fake API, without stray settings.
-
-    The brv CLI's files are looked for in an empty home: never the developer's.
-    """
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BRV_", "XDG_")) and k not in ("NO_COLOR", "TERM", "COLUMNS")
-    }
-    home = tmp_path / "home"
-    home.mkdir()
-    return {**base, "HOME": str(home), **api.brv_environ()}
+    """The environment of a signed-in user of the fake API, without stray settings."""
+    return user_environ(api, tmp_path)
 
 
 @pytest.fixture
@@ -158,12 +148,7 @@ def run(
     capsys: pytest.CaptureFixture[str],
 ) -> Run:
     """Call ``main(argv)`` in-process, in ``project``, with ``env``; return a Result."""
-    for name in list(os.environ):
-        # COLUMNS too: pytest-xdist sets it in its workers, and the team table fits it.
-        if name.startswith(("BRV_", "XDG_")) or name in ("NO_COLOR", "TERM", "COLUMNS"):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_environ(monkeypatch, env)
     monkeypatch.chdir(project)
 
     def invoke(*argv: str, tty: bool = False) -> Result:

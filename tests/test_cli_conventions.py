@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from _cli_env import use_environ, user_environ
 
 from billing_core import __version__, cli
 from billing_core.adapters._timeouts import DEFAULT_TIMEOUT, MAX_TIMEOUT
@@ -102,14 +103,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def env(api: FakeBillingApi, tmp_path: Path) -> dict[str, str]:
     """A signed-in user of the fake API; the brv CLI's files looked for in an empty home."""
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("BRV_", "XDG_")) and name not in ("NO_COLOR", "TERM", "COLUMNS")
-    }
-    home = tmp_path / "home"
-    home.mkdir()
-    return {**base, "HOME": str(home), **api.brv_environ(), "BRV_SESSION_KEY": SESSION_KEY}
+    return {**user_environ(api, tmp_path), "BRV_SESSION_KEY": SESSION_KEY}
 
 
 @pytest.fixture
@@ -119,11 +113,7 @@ def run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> _Runner:
-    for name in list(os.environ):
-        if name.startswith(("BRV_", "XDG_")) or name in ("NO_COLOR", "TERM", "COLUMNS"):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_environ(monkeypatch, env)
     monkeypatch.chdir(project)
     return _Runner(monkeypatch, capsys)
 
