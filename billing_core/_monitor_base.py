@@ -19,8 +19,10 @@ from typing import Final, TypeAlias
 from billing_core._monitor_state import Change, MonitorState
 from billing_core._plan import Calls, Fetched, Plan, asked
 from billing_core.errors import BillingConfigError, NotAuthenticatedError
-from billing_core.models import BillingResolution, BillingUsage
+from billing_core.funds import WhenUnknown, ensure_billing_funds
+from billing_core.models import BillingResolution, BillingUsage, Team
 from billing_core.ports import PinStore
+from billing_core.presentation import CommandHints
 
 __all__ = ["NOTHING", "MonitorBase", "Served", "Subscriber", "fetch"]
 
@@ -155,9 +157,13 @@ class MonitorBase:
         retry_interval: float,
         refresh_ahead: bool,
         clock: Callable[[], float],
+        hints: CommandHints,
     ) -> None:
         if not callable(clock):
             raise BillingConfigError(f"clock must be callable, not {type(clock).__name__}")
+        if not isinstance(hints, CommandHints):
+            raise BillingConfigError(f"hints must be a CommandHints, not {type(hints).__name__}")
+        self._hints = hints
         self._state = MonitorState(
             active_provider=active_provider,
             session_key=session_key or "",
@@ -179,6 +185,20 @@ class MonitorBase:
         self._served = NOTHING
         with self._lock:
             self._publish()
+
+    def _guarded(
+        self, served: Served, *, when_unknown: WhenUnknown, teams: Iterable[Team]
+    ) -> BillingResolution:
+        """``served``'s resolution, once the funds guard passed it (when it must be asked)."""
+        if served[3]:
+            ensure_billing_funds(
+                served[0].status,
+                usages=served[2],
+                when_unknown=when_unknown,
+                hints=self._hints,
+                teams=teams,
+            )
+        return served[0]
 
     def invalidate(self) -> None:
         """Refresh on the next call: the LLM endpoint refused for billing (a 402,

@@ -56,7 +56,7 @@ from billing_core._monitor_state import (
 )
 from billing_core._plan import Calls, PinWrite, asked, unwrap
 from billing_core.errors import BillingConfigError
-from billing_core.funds import WhenUnknown, ensure_billing_funds
+from billing_core.funds import WhenUnknown
 from billing_core.models import BillingResolution, Team
 from billing_core.ports import (
     AsyncBillingService,
@@ -134,7 +134,6 @@ class BillingMonitor(MonitorBase, Closing):
         clock: Callable[[], float] = time.monotonic,
         hints: CommandHints = DEFAULT_COMMAND_HINTS,
     ) -> None:
-        self._hints = _checked_hints(hints)
         self._ports = SyncPorts(session_key=session_key or "", billing=billing, pins=pins)
         self._threads: set[threading.Thread] = set()
         super().__init__(
@@ -147,6 +146,7 @@ class BillingMonitor(MonitorBase, Closing):
             retry_interval=retry_interval,
             refresh_ahead=refresh_ahead,
             clock=clock,
+            hints=hints,
         )
 
     def current(self) -> BillingResolution:
@@ -169,15 +169,7 @@ class BillingMonitor(MonitorBase, Closing):
         served = self._served
         if self._clock() >= served[1]:
             served = self._settle()
-        if served[3]:
-            ensure_billing_funds(
-                served[0].status,
-                usages=served[2],
-                when_unknown=when_unknown,
-                hints=self._hints,
-                teams=teams,
-            )
-        return served[0]
+        return self._guarded(served, when_unknown=when_unknown, teams=teams)
 
     def set_pinned_team_id(self, team_id: str | None) -> BillingResolution:
         """Pin ``team_id`` (``None`` clears the pin) through the store, and return the
@@ -320,8 +312,8 @@ class AsyncBillingMonitor(MonitorBase, AsyncClosing):
             retry_interval=retry_interval,
             refresh_ahead=refresh_ahead,
             clock=clock,
+            hints=hints,
         )
-        self._hints = _checked_hints(hints)
         self._ports = AsyncPorts(session_key=session_key or "", billing=billing, pins=pins)
         self._refresh_task: asyncio.Task[None] | None = None
 
@@ -340,15 +332,7 @@ class AsyncBillingMonitor(MonitorBase, AsyncClosing):
         served = self._served
         if self._clock() >= served[1]:
             served = await self._settle()
-        if served[3]:
-            ensure_billing_funds(
-                served[0].status,
-                usages=served[2],
-                when_unknown=when_unknown,
-                hints=self._hints,
-                teams=teams,
-            )
-        return served[0]
+        return self._guarded(served, when_unknown=when_unknown, teams=teams)
 
     async def set_pinned_team_id(self, team_id: str | None) -> BillingResolution:
         """Pin ``team_id`` (``None`` clears) and return the resolution decided at once,
@@ -436,9 +420,3 @@ class AsyncBillingMonitor(MonitorBase, AsyncClosing):
                 return
             read = await run_async(fetch(PIN_CALLS), self._ports)  # in a worker thread
         self._pin_was_read(step.ticket, read, identity)
-
-
-def _checked_hints(hints: object) -> CommandHints:
-    if not isinstance(hints, CommandHints):
-        raise BillingConfigError(f"hints must be a CommandHints, not {type(hints).__name__}")
-    return hints

@@ -46,7 +46,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Final
 
-__all__ = ["brv_config_dir", "brv_data_dir"]
+__all__ = ["ENV_DATA_DIR", "brv_config_dir", "brv_data_dir"]
+
+ENV_DATA_DIR: Final = "BRV_DATA_DIR"
+"""The variable that overrides the data directory, as in brv."""
 
 _BRV: Final = "brv"
 """The directory brv names after itself, in each base directory."""
@@ -67,7 +70,7 @@ def brv_data_dir(
     when a rule needs it). The rules are in the module's documentation.
     """
     env = os.environ if environ is None else environ
-    override = _set(env, "BRV_DATA_DIR")
+    override = _set(env, ENV_DATA_DIR)
     if override is not None:
         return Path(override)  # used as given, relative or not, as brv does
     return _base_dir(

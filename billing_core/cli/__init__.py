@@ -45,7 +45,8 @@ without its ``billing-core: error:`` prefix; ``docs/cli-json.schema.json`` is
 the JSON Schema of every document.
 
 The package, one job per module: :mod:`~billing_core.cli.exits` (exit codes
-and the expected failure), :mod:`~billing_core.cli.settings` (environment and
+and the expected failure), :mod:`~billing_core.cli.environment` (the
+variables' names), :mod:`~billing_core.cli.settings` (environment and
 flags), :mod:`~billing_core.cli.parser` (the arguments),
 :mod:`~billing_core.cli.commands` (the four commands),
 :mod:`~billing_core.cli.render` (what they print),
@@ -65,6 +66,8 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from billing_core.cli.environment import ENV_SESSION_KEY as _ENV_SESSION_KEY
+
 # The commands and their rendering load only once a command runs: `--help` and
 # `--version` do without them, and `--version` without the settings and the
 # console too (they load the models): those are re-exported lazily below. The
@@ -83,7 +86,7 @@ from billing_core.cli.exits import (
     _CliError,
 )
 from billing_core.cli.exits import PROG as PROG
-from billing_core.cli.parser import _ENV_SESSION_KEY, _asks_version, _json_command, _version_line
+from billing_core.cli.parser import _asks_version, _json_command, _version_line
 from billing_core.cli.parser import _parser as _parser
 
 if TYPE_CHECKING:
@@ -235,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from billing_core.cli.settings import _settings
 
             settings = _settings(args, environ)
-            if settings.session_source == "brv login" and settings.session_key:
+            if settings.session.source == "brv login" and settings.session_key:
                 console.hide(settings.session_key)
             from billing_core.cli.commands import _COMMANDS
 

@@ -82,7 +82,7 @@ def _status_failure(
     if not settings.session_key:
         return settings.signed_out()
     if any(p.part == "auth" for p in problems):
-        return _refused(refused, source=settings.session_source)
+        return _refused(refused, source=settings.session.source)
     reasons = "; ".join(f"{p.part}: {p.message}" for p in problems) or "no answer"
     return _CliError(
         EXIT_UNAVAILABLE, f"billing is unavailable at {settings.billing_host()} ({reasons})"
@@ -153,6 +153,43 @@ def _refusal(
     return None
 
 
+def _require_funds_refusal(
+    status: StatusBilling,
+    problems: Sequence[Problem],
+    *,
+    billing: BillingService,
+    settings: _Settings,
+) -> _CliError | None:
+    """Why ``status --require-funds`` refuses (exit 3), or ``None`` when it passes."""
+    unread_pin = _pin_refusal(problems, pin_path=printable(str(settings.pin_path)))
+    if unread_pin is not None:
+        return _CliError(EXIT_NO_FUNDS, unread_pin, kind="pin-unreadable")
+    session_key = settings.require_session_key()
+
+    def usages() -> Sequence[BillingUsage]:
+        # Only to word the refusal: a failure here must not hide it.
+        try:
+            return billing.get_usages(session_key)
+        except BillingError:
+            return ()
+
+    def teams() -> Sequence[Team]:
+        # Only for the payer's top-up link, which needs its slug.
+        try:
+            with settings.team_service() as team_service:
+                return team_service.list_teams(session_key)
+        except (BillingError, _CliError):
+            return ()
+
+    # The link is a bonus: a malformed BRV_WEB_APP_URL must not fail the gate.
+    web_app = None if settings.endpoints is None else settings.endpoints.web_app_url
+    words = _funds_refusal(status, usages, teams=teams, hints=CommandHints(web_app_url=web_app))
+    if words is None:
+        return None
+    kind = "invalid-pin" if isinstance(status, InvalidPinBilling) else "no-funds"
+    return _CliError(EXIT_NO_FUNDS, words, kind=kind)
+
+
 def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console) -> int:
     from billing_core.service import resolve_billing
 
@@ -162,11 +199,10 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console)
     refusal: _CliError | None = None
     # Signed out or another provider: the resolution makes no request, so the
     # endpoints are neither required nor checked (not signed in stays exit 4).
-    service: BillingService = (
-        _WatchedBilling(settings.billing_service())
-        if settings.needs_billing_requests()
-        else _NoBillingService()
+    watched = (
+        _WatchedBilling(settings.billing_service()) if settings.needs_billing_requests() else None
     )
+    service: BillingService = _NoBillingService() if watched is None else watched
     with service as billing:
         with (
             _upstream_errors("resolve billing", settings=settings),
@@ -178,11 +214,11 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console)
                 billing=billing,
                 pins=pins,
             )
-        if isinstance(billing, _WatchedBilling) and billing.not_found is not None:
+        if watched is not None and watched.not_found is not None:
             # A wrong base URL, not an outage: no status would ever come from it.
-            raise settings.wrong_base_url(billing.not_found)
+            raise settings.wrong_base_url(watched.not_found)
         status, problems = resolution.status, list(resolution.problems)
-        refused = billing.refused if isinstance(billing, _WatchedBilling) else None
+        refused = None if watched is None else watched.refused
         failure = _status_failure(status, problems, settings=settings, refused=refused)
         if (
             failure is not None
@@ -192,34 +228,7 @@ def _cmd_status(args: argparse.Namespace, settings: _Settings, console: Console)
             # JSON readers get the reason too, not just a bare null status.
             problems.append(Problem(part="auth", message=failure.message))
         if status is not None and require_funds:
-            session_key = settings.require_session_key()
-
-            def usages() -> Sequence[BillingUsage]:
-                # Only to word the refusal: a failure here must not hide it.
-                try:
-                    return billing.get_usages(session_key)
-                except BillingError:
-                    return ()
-
-            def teams() -> Sequence[Team]:
-                # Only for the payer's top-up link, which needs its slug.
-                try:
-                    with settings.team_service() as team_service:
-                        return team_service.list_teams(session_key)
-                except (BillingError, _CliError):
-                    return ()
-
-            pin_path = printable(str(settings.pin_path))
-            unread_pin = _pin_refusal(problems, pin_path=pin_path)
-            if unread_pin is not None:
-                refusal = _CliError(EXIT_NO_FUNDS, unread_pin, kind="pin-unreadable")
-            else:
-                # The link is a bonus: a malformed BRV_WEB_APP_URL must not fail the gate.
-                web_app = None if settings.endpoints is None else settings.endpoints.web_app_url
-                hints = CommandHints(web_app_url=web_app)
-                words = _funds_refusal(status, usages, teams=teams, hints=hints)
-                kind = "invalid-pin" if isinstance(status, InvalidPinBilling) else "no-funds"
-                refusal = None if words is None else _CliError(EXIT_NO_FUNDS, words, kind=kind)
+            refusal = _require_funds_refusal(status, problems, billing=billing, settings=settings)
         if require_funds and isinstance(status, OtherProviderBilling):
             active = (
                 f"{printable(settings.provider)} is the active provider"

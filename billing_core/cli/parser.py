@@ -26,15 +26,11 @@ from typing import Any, Final, NoReturn
 
 from billing_core import __version__
 from billing_core.adapters._timeouts import DEFAULT_TIMEOUT, MAX_TIMEOUT
+from billing_core.cli.environment import ENV_ACTIVE_PROVIDER as _ENV_ACTIVE_PROVIDER
+from billing_core.cli.environment import ENV_DATA_DIR as _ENV_DATA_DIR
+from billing_core.cli.environment import ENV_SESSION_KEY as _ENV_SESSION_KEY
 from billing_core.cli.exits import EXIT_CODES, EXIT_NO_FUNDS, EXIT_USAGE, PROG, _CliError
 
-# The variables the settings read that brv_endpoints does not name. They are
-# spelt here because the settings module loads the models, which `--help` and
-# the start-up must not; tests/test_cli_conventions.py checks they are the
-# settings' own.
-_ENV_SESSION_KEY: Final = "BRV_SESSION_KEY"
-_ENV_ACTIVE_PROVIDER: Final = "BRV_ACTIVE_PROVIDER"
-_ENV_DATA_DIR: Final = "BRV_DATA_DIR"
 _NO_COLOR: Final = "NO_COLOR"
 
 # The one provider billed in credits (billing_core.resolution.BYTEROVER_PROVIDER,

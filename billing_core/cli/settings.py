@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
+from billing_core._endpoints import label
 from billing_core._session import session_key_flaw
 from billing_core.adapters.brv_endpoints import (
     ENV_BILLING_BASE_URL,
@@ -39,6 +40,9 @@ from billing_core.adapters.brv_endpoints import (
     BrvEndpoints,
     brv_endpoints,
 )
+from billing_core.cli.environment import ENV_ACTIVE_PROVIDER as ENV_ACTIVE_PROVIDER
+from billing_core.cli.environment import ENV_DATA_DIR as ENV_DATA_DIR
+from billing_core.cli.environment import ENV_SESSION_KEY as ENV_SESSION_KEY
 from billing_core.cli.exits import (
     EXIT_NOT_SIGNED_IN,
     EXIT_UNAVAILABLE,
@@ -74,9 +78,6 @@ __all__ = [
     "SIGN_IN_COMMAND",
 ]
 
-ENV_SESSION_KEY: Final = "BRV_SESSION_KEY"
-ENV_ACTIVE_PROVIDER: Final = "BRV_ACTIVE_PROVIDER"
-ENV_DATA_DIR: Final = "BRV_DATA_DIR"
 
 PIN_FILE: Final = ".brv/brv-provider.json"
 """Where a project's pin lives, relative to the project's root."""
@@ -121,15 +122,6 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _wrong_base_url(exc: BillingApiError, *, variable: str, url: str) -> _CliError:
-    return _CliError(
-        EXIT_USAGE,
-        f"{_host(url)} answered 404 to {exc.endpoint}: is {variable} the right root domain?"
-        " (it must name the host only; /api/v1 is added)",
-        kind="wrong-base-url",
-    )
-
-
 @contextlib.contextmanager
 def _upstream_errors(
     what: str, *, settings: _Settings | None = None, config_kind: str = "bad-endpoint"
@@ -143,7 +135,7 @@ def _upstream_errors(
     try:
         yield
     except BillingAuthError as exc:
-        source = None if settings is None else settings.session_source
+        source = None if settings is None else settings.session.source
         raise _refused(exc, source=source) from exc
     except NotAuthenticatedError as exc:
         if settings is None:
@@ -187,14 +179,8 @@ class _Settings:
 
     endpoints: BrvEndpoints | None
     endpoints_problem: str | None = None
-    session_key: str | None = field(repr=False)
-    session_source: SessionSource | None = None
-    # Why there is no session (an expired or unreadable brv login), if known,
-    # and its error kind.
-    session_problem: str | None = None
-    session_problem_kind: str = "not-signed-in"
+    session: _Session
     provider: str
-    provider_source: ProviderSource
     # Why brv's providers.json could not be used, if it could not.
     provider_problem: str | None = None
     project: BrvProject
@@ -203,12 +189,14 @@ class _Settings:
 
     # --- the session ---------------------------------------------------------
 
-    def signed_out_why(self) -> str:
-        return _NO_SESSION if self.session_problem is None else self.session_problem
+    @property
+    def session_key(self) -> str | None:
+        return self.session.key
 
     def signed_out(self) -> _CliError:
         """The failure of a command that needs a session and has none."""
-        return _signed_out(self.signed_out_why(), kind=self.session_problem_kind)
+        session = self.session
+        return _signed_out(session.problem or _NO_SESSION, kind=session.problem_kind)
 
     def require_session_key(self) -> str:
         if not self.session_key:
@@ -231,17 +219,26 @@ class _Settings:
             raise _CliError(EXIT_USAGE, problem, kind="bad-endpoint")
         return self.endpoints
 
-    def host_of(self, exc: BillingApiError) -> str:
-        """The host a failed request went to: the IAM one for ``/teams``, else billing."""
+    def _setting_of(self, exc: BillingApiError) -> tuple[str, str]:
+        """The variable and the API URL a failed request used: IAM for the teams, else billing."""
         endpoints = self.require_endpoints()
-        teams = exc.endpoint.endswith("/teams")
-        return _host(endpoints.iam_api_url if teams else endpoints.billing_api_url)
+        if exc.endpoint == label("teams"):
+            return ENV_IAM_BASE_URL, endpoints.iam_api_url
+        return ENV_BILLING_BASE_URL, endpoints.billing_api_url
+
+    def host_of(self, exc: BillingApiError) -> str:
+        """The host a failed request went to."""
+        return _host(self._setting_of(exc)[1])
 
     def wrong_base_url(self, exc: BillingApiError) -> _CliError:
-        endpoints = self.require_endpoints()
-        if exc.endpoint.endswith("/teams"):
-            return _wrong_base_url(exc, variable=ENV_IAM_BASE_URL, url=endpoints.iam_api_url)
-        return _wrong_base_url(exc, variable=ENV_BILLING_BASE_URL, url=endpoints.billing_api_url)
+        """A 404 on an API path: bad usage naming the variable to check."""
+        variable, url = self._setting_of(exc)
+        return _CliError(
+            EXIT_USAGE,
+            f"{_host(url)} answered 404 to {exc.endpoint}: is {variable} the right root domain?"
+            " (it must name the host only; /api/v1 is added)",
+            kind="wrong-base-url",
+        )
 
     def billing_host(self) -> str:
         return _host(self.require_endpoints().billing_api_url)
@@ -328,32 +325,29 @@ class _WatchedBilling:
         self.not_found: BillingApiError | None = None
         self.refused: BillingAuthError | None = None
 
-    def _watch(self, exc: BillingApiError) -> None:
-        if isinstance(exc, BillingAuthError):
-            self.refused = exc
-        elif exc.status_code == 404:
-            self.not_found = exc
+    @contextlib.contextmanager
+    def _watching(self, watched: type[BillingApiError]) -> Iterator[None]:
+        try:
+            yield
+        except watched as exc:
+            if isinstance(exc, BillingAuthError):
+                self.refused = exc
+            elif exc.status_code == 404:
+                self.not_found = exc
+            raise
 
     def get_raw_usages(self, session_key: str) -> tuple[RawUsage, ...]:
-        try:
+        with self._watching(BillingApiError):
             return tuple(self._inner.get_raw_usages(session_key))
-        except BillingApiError as exc:
-            self._watch(exc)
-            raise
 
     def get_tiers(self, session_key: str) -> tuple[OrganizationTier, ...]:
-        try:
+        with self._watching(BillingApiError):
             return tuple(self._inner.get_tiers(session_key))
-        except BillingApiError as exc:
-            self._watch(exc)
-            raise
 
     def get_free_user_limit(self, session_key: str) -> FreeUserLimit:
-        try:
+        # A 404 there is an answer ("no free credits"); a refusal is not.
+        with self._watching(BillingAuthError):
             return self._inner.get_free_user_limit(session_key)
-        except BillingAuthError as exc:  # a 404 there is an answer, a refusal is not
-            self._watch(exc)
-            raise
 
     def get_usages(self, session_key: str) -> tuple[BillingUsage, ...]:
         return tuple(self._inner.get_usages(session_key))
@@ -455,13 +449,9 @@ def _session(environ: Mapping[str, str]) -> _Session:
     return _Session(None, problem=problem, problem_kind="login-unreadable")
 
 
-ProviderSource: TypeAlias = Literal["flag", "environment", "brv providers.json"]
-
-
 @frozen
 class _Provider:
     name: str
-    source: ProviderSource
     # Why brv's providers.json could not be used (then no provider is connected).
     problem: str | None = None
 
@@ -474,22 +464,21 @@ def _provider(args: argparse.Namespace, environ: Mapping[str, str]) -> _Provider
     if flag is not None and not flag.strip():
         # An empty flag is a slip (an unset shell variable), not "no provider".
         raise _CliError(EXIT_USAGE, "--provider: the provider name is empty", kind="bad-provider")
-    candidates: tuple[tuple[str | None, ProviderSource, str], ...] = (
-        (flag, "flag", "--provider"),
-        (environ.get(ENV_ACTIVE_PROVIDER), "environment", ENV_ACTIVE_PROVIDER),
-    )
-    for given, source, name in candidates:
+    for given, name in (
+        (flag, "--provider"),
+        (environ.get(ENV_ACTIVE_PROVIDER), ENV_ACTIVE_PROVIDER),
+    ):
         if given is None or not given.strip():
             continue  # an empty variable is unset, as for every other variable
         misspelt = check_provider_spelling(given)
         if misspelt is not None:
             raise _CliError(EXIT_USAGE, f"{name}: {misspelt}", kind="bad-provider")
-        return _Provider(given, source)
+        return _Provider(given)
     from billing_core.adapters.brv_local import brv_config_dir
     from billing_core.adapters.brv_providers import load_active_provider
 
     read = load_active_provider(config_dir=brv_config_dir(environ=environ))
-    return _Provider(read.provider, "brv providers.json", read.problem)
+    return _Provider(read.provider, read.problem)
 
 
 def _endpoints(environ: Mapping[str, str]) -> tuple[BrvEndpoints | None, str | None]:
@@ -510,12 +499,8 @@ def _settings(
     return _Settings(
         endpoints=endpoints,
         endpoints_problem=endpoints_problem,
-        session_key=session.key,
-        session_source=session.source,
-        session_problem=session.problem,
-        session_problem_kind=session.problem_kind,
+        session=session,
         provider=provider.name,
-        provider_source=provider.source,
         provider_problem=provider.problem,
         project=project,
         project_given=project_given,
